@@ -1,0 +1,115 @@
+"""The FastAPI application factory: console pages, JSON API, and the Telegram sandbox."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import LoginRequired
+from api.security import COOKIE, LoginThrottle, SessionCodec
+from core.context import AppContext
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(ctx: AppContext | None = None, *, settings: Settings | None = None) -> FastAPI:
+    if ctx is None:
+        ctx = AppContext.create(settings or Settings())
+    settings = ctx.settings
+    app = FastAPI(
+        title="Onestop",
+        description="Back office and integration API of the Onestop utility self-service portal.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else secrets.token_urlsafe(32)
+    app.state.sessions = SessionCodec(secret, max_age=settings.session_max_age,
+                                      idle_timeout=settings.session_idle_timeout)
+    app.state.login_throttle = LoginThrottle()
+    now_year = ctx.clock.now().year
+    app.state.calendar_warnings = ctx.calendar.warnings([now_year, now_year + 1])
+
+    @app.middleware("http")
+    async def session_cookie(request: Request, call_next):
+        codec: SessionCodec = app.state.sessions
+        sess = codec.loads(request.cookies.get(COOKIE))
+        fresh = sess is None
+        request.state.session = sess or codec.new()
+        request.state.staff = None
+        response = await call_next(request)
+        sess = request.state.session
+        if getattr(request.state, "drop_session", False):
+            response.delete_cookie(COOKIE, path="/")
+        elif fresh or sess.staff_id is not None:
+            import time
+
+            if sess.staff_id is not None:
+                sess.seen = time.time()  # sliding idle timeout
+            response.set_cookie(COOKIE, codec.dumps(sess), httponly=True, samesite="lax",
+                                secure=request.url.scheme == "https", path="/", max_age=settings.session_max_age)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired):
+        if request.headers.get("hx-request"):
+            return JSONResponse({"detail": "login required"}, status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        from sqlalchemy import text
+
+        async with ctx.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _include_routers(app)
+    if settings.sandbox:
+        from api.sandbox import SandboxState
+        from api.sandbox import router as sandbox_router
+
+        app.state.sandbox = SandboxState()
+        app.include_router(sandbox_router)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from api.console import auth, home
+    from api.v1 import router as api_v1
+
+    app.include_router(auth.router)
+    app.include_router(home.router)
+    app.include_router(api_v1.router)
+    from api.console import billing as console_billing  # issue 4: billing integration
+    from api.v1 import billing as v1_billing
+
+    app.include_router(v1_billing.router)
+    app.include_router(console_billing.router)
+    from api.v1 import appointments as v1_appointments  # issue 5: service requests
+    from api.v1 import tickets as v1_tickets
+
+    app.include_router(v1_tickets.router)
+    app.include_router(v1_appointments.router)
+    app.include_router(__import__("api.console.outages").console.outages.router)  # issue 7: outage notices
+    from api.console import appointments, audit, conversations, knowledge, live, queue, reports, tickets  # issue 6
+
+    app.include_router(live.router)
+    app.include_router(queue.router)
+    app.include_router(conversations.router)
+    app.include_router(conversations.media_router)
+    app.include_router(tickets.router)
+    app.include_router(appointments.router)
+    app.include_router(reports.router)
+    app.include_router(knowledge.router)
+    app.include_router(audit.router)

@@ -1,0 +1,79 @@
+"""Server-sent events for the console: the queue and open conversations update without reloading.
+
+Events come from ``ctx.live`` (in-process, or Redis pub/sub across processes) and carry ids only;
+the page fetches the HTML it needs. The stream authenticates from the session cookie with a short
+database session of its own, so an open stream never holds a database connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import StreamingResponse
+
+from core import handoff
+from core.context import AppContext
+from db.models import StaffUser
+
+router = APIRouter(include_in_schema=False)
+
+PING_SECONDS = 15.0
+TOPICS = {"queue", "conversation", "tickets", "survey"}
+
+
+async def staff_from_cookie(request: Request) -> StaffUser:
+    """The logged-in staff member, loaded with a session that is closed before returning."""
+    sess = getattr(request.state, "session", None)
+    if sess is None or sess.staff_id is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    ctx: AppContext = request.app.state.ctx
+    async with ctx.sessionmaker() as session:
+        user = await session.get(StaffUser, sess.staff_id)
+    if user is None or not user.active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    request.state.staff = user
+    return user
+
+
+def _wanted(event: dict[str, Any], topics: set[str], conversation_id: int | None, staff: StaffUser) -> bool:
+    topic = event.get("topic")
+    if topic not in topics:
+        return False
+    if topic == "conversation":
+        if conversation_id is not None:
+            return event.get("conversation_id") == conversation_id
+        return event.get("owner_id") == staff.id  # "my chats" on the queue page
+    return True
+
+
+@router.get("/console/live")
+async def live(request: Request, topics: str = "queue", conversation: int | None = None) -> StreamingResponse:
+    """``text/event-stream`` of live events: ``?topics=queue,conversation[&conversation=ID]``."""
+    user = await staff_from_cookie(request)
+    ctx: AppContext = request.app.state.ctx
+    wanted = {t for t in topics.split(",") if t in TOPICS} or {"queue"}
+    if conversation is not None:
+        async with ctx.sessionmaker() as session:
+            conv = await handoff.get_conversation(session, conversation)
+        if conv is None or not handoff.can_view(user, conv):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such conversation")
+        wanted.add("conversation")
+
+    async def stream() -> AsyncIterator[str]:
+        async with ctx.live.subscribe() as queue:
+            yield "retry: 2000\n\n: connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), PING_SECONDS)
+                except TimeoutError:
+                    yield ": ping\n\n"  # keeps proxies from closing an idle stream
+                    continue
+                if _wanted(event, wanted, conversation, user):
+                    yield f"event: {event['topic']}\ndata: {json.dumps(event, default=str)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

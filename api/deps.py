@@ -1,0 +1,100 @@
+"""FastAPI dependencies: context, DB session, current staff, role checks, CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import staff as staff_service
+from core.context import AppContext
+from core.enums import StaffRole
+from db.models import StaffUser
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class LoginRequired(Exception):
+    """Raised for console pages; the app turns it into a redirect to /login."""
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/")
+
+
+async def current_staff(request: Request, session: SessionDep) -> StaffUser:
+    """The logged-in staff member (console cookie) or the owner of a bearer token (API)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token_row, role = await staff_service.token_role(session, auth[7:].strip())
+        if token_row is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
+        # An integration acts as a synthetic staff member with the token's role (never persisted).
+        return StaffUser(id=None, username=f"token:{token_row.name}", display_name=token_row.name, role=role,
+                         password_hash="", active=True)
+    sess = getattr(request.state, "session", None)
+    if sess is None or sess.staff_id is None:
+        if _wants_html(request):
+            raise LoginRequired()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required", {"WWW-Authenticate": "Bearer"})
+    user = await session.get(StaffUser, sess.staff_id)
+    if user is None or not user.active:
+        if _wants_html(request):
+            raise LoginRequired()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    request.state.staff = user
+    return user
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+
+
+def require_role(role: StaffRole):
+    async def check(user: CurrentStaff) -> StaffUser:
+        if not staff_service.has_role(user.role, role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not allow this")
+        return user
+
+    return check
+
+
+AgentDep = Annotated[StaffUser, Depends(require_role(StaffRole.agent))]
+OperatorDep = Annotated[StaffUser, Depends(require_role(StaffRole.operator))]
+SupervisorDep = Annotated[StaffUser, Depends(require_role(StaffRole.supervisor))]
+AdminDep = Annotated[StaffUser, Depends(require_role(StaffRole.admin))]
+
+
+async def csrf_protect(request: Request) -> None:
+    """Every state-changing console request carries the session's CSRF token (form field or header)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return  # bearer-token API calls are not sent by browsers automatically
+    sess = getattr(request.state, "session", None)
+    token = request.headers.get("x-csrf-token")
+    if token is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        token = value if isinstance(value, str) else None
+    if sess is None or not request.app.state.sessions.check_csrf(sess, token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or invalid; reload the page")
+
+
+CsrfDep = Depends(csrf_protect)

@@ -1,0 +1,71 @@
+"""Build the Bot and the Dispatcher from the application context."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+
+from bot.middlewares.db import DbSessionMiddleware
+from bot.middlewares.i18n import ResidentI18nMiddleware
+from bot.middlewares.menu_escape import MenuEscapeMiddleware
+from bot.middlewares.resident import ResidentMiddleware
+from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.routers import get_routers
+from core.context import AppContext
+from core.i18n import DEFAULT_LOCALE, DOMAIN
+from core.settings import Settings
+
+FORM_TTL_SECONDS = 3 * 24 * 3600  # an abandoned form is forgotten after three days
+
+
+def build_bot(settings: Settings, session: AiohttpSession | None = None) -> Bot:
+    if session is None:
+        base = settings.api_base()
+        session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(settings.redis_url, state_ttl=FORM_TTL_SECONDS, data_ttl=FORM_TTL_SECONDS)
+        return storage, RedisEventIsolation(storage.redis)
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def build_i18n(ctx: AppContext) -> I18n:
+    return I18n(path=ctx.settings.locales_dir, default_locale=DEFAULT_LOCALE, domain=DOMAIN)
+
+
+def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
+                     isolation: BaseEventIsolation | None = None) -> Dispatcher:
+    if storage is None:
+        storage, isolation = build_storage(ctx.settings)
+    # Event isolation serialises the updates of one chat, so a burst never races the FSM.
+    dp = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation(), ctx=ctx)
+    dp.update.outer_middleware(DbSessionMiddleware(ctx.sessionmaker))
+    dp.update.outer_middleware(ResidentMiddleware())
+    dp.update.outer_middleware(ResidentI18nMiddleware(build_i18n(ctx)))
+    dp.update.outer_middleware(ThrottlingMiddleware())
+    dp.update.outer_middleware(MenuEscapeMiddleware())
+    dp.include_routers(*get_routers())
+    return dp
+
+
+COMMANDS = {
+    "zh_Hans": [("menu", "主菜单"), ("help", "帮助"), ("cancel", "取消当前操作")],
+    "en": [("menu", "Main menu"), ("help", "Help"), ("cancel", "Cancel the current step")],
+}
+
+
+async def set_commands(bot: Bot) -> None:
+    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS["zh_Hans"]])
+    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS["en"]], language_code="en")

@@ -1,0 +1,59 @@
+"""All feature routers, in dispatch order. The fallback router MUST stay last (a test checks it)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def _detached(router: Router) -> Router:
+    # Routers are module-level (aiogram's convention) and may have one parent; tests and benchmarks
+    # build several Dispatchers in one process, so release a router from its previous Dispatcher.
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
+    return router
+
+
+def get_routers() -> list[Router]:
+    from bot.routers import (
+        accounts,
+        appointment,
+        ask,
+        checklist,
+        complaint,
+        escalation,
+        fallback,
+        fault,
+        guides,
+        handoff,
+        my_requests,
+        outages,
+        settings,
+        start,
+        survey,
+        tariff,
+        topup,
+    )
+
+    # Order matters:
+    #   1. start (commands, language) and settings;
+    #   2. guided mode (its own screens) and handoff (a resident talking to a person: text goes to the agent);
+    #   3. feature routers with their forms: accounts, requests (fault, appointment, complaint, my requests,
+    #      survey), outages, guides;
+    #   4. ask (free text -> knowledge matcher);
+    #   5. fallback, last.
+    routers = [
+        start.router,
+        settings.router,
+        handoff.router,
+        accounts.router, topup.router, tariff.router,  # balance, top-up, water calculator (issue 4)
+        fault.router, appointment.router, complaint.router, my_requests.router, survey.router,  # issue 5
+        outages.router,  # outage notices and district subscriptions (issue 7)
+        guides.router,  # guides, checklist and escalation after the feature routers
+        checklist.router,
+        escalation.router,
+        ask.router,  # free text -> knowledge matcher, just before the fallback
+        fallback.router,
+    ]
+    return [_detached(r) for r in routers]

@@ -1,0 +1,106 @@
+"""Free text outside a form goes to the knowledge matcher (issue 3).
+
+* A question about a supply being off, asked where an outage is under way, gets the outage
+  notice with its reason, estimated restoration and an apology (R9).
+* A confident match gets the complete answer (R1) with its buttons.
+* An ambiguous one gets up to three topics to choose from.
+* No match gets a polite message; two in a row also offer a person, a call back (R10) and,
+  for residents not yet using it, simple mode (issue 8).
+
+Every question is logged with its outcome (core.questions). Included just before the fallback:
+menu buttons, commands and non-text messages are left to the other routers.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import StateFilter
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.keyboards.guides import AskChoiceCallback, choices_keyboard, escalation_keyboard, topic_at
+from bot.keyboards.menu import is_menu_text
+from bot.routers.guides import content_lang, send_topic
+from core import outages, questions, residents
+from core.context import AppContext
+from core.enums import QuestionOutcome
+from db.models import Resident
+
+router = Router(name=__name__)
+
+MISSES_BEFORE_OFFER = 2
+
+
+def is_question(message: Message) -> bool:
+    text = message.text
+    return bool(text and text.strip()) and not text.startswith("/") and not is_menu_text(text)
+
+
+@router.message(StateFilter(None), F.text, is_question)
+async def on_question(message: Message, session: AsyncSession, resident: Resident, ctx: AppContext,
+                      i18n: I18n) -> None:
+    text = message.text
+    locale = i18n.current_locale
+    lang = content_lang(i18n)
+    now = ctx.clock.now()
+
+    # R9: "why is there no water?" from inside an outage area is answered with the notice.
+    current = await questions.outages_for_question(session, resident_id=resident.id, text=text, now=now)
+    if current:
+        await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
+                                     outcome=QuestionOutcome.outage, now=now, topic=None, score=0.0)
+        await residents.clear_misses(session, resident)
+        await message.answer(outages.outage_answer(current, locale, now=now, translator=ctx.translator))
+        return
+
+    result = ctx.matcher.match(text, lang)
+    if result.outcome == "answer":
+        row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
+                                           outcome=QuestionOutcome.answered, now=now, topic=result.topic,
+                                           score=result.score, alternatives=result.alternatives)
+        await residents.clear_misses(session, resident)
+        await send_topic(message, ctx, ctx.catalogue[result.topic], lang, question_id=row.id)
+        return
+
+    if result.outcome == "ambiguous" and result.alternatives:
+        row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
+                                           outcome=QuestionOutcome.ambiguous, now=now, topic=None,
+                                           score=result.score, alternatives=result.alternatives)
+        slugs = [slug for slug, _score in result.alternatives]
+        await message.answer(_("I found more than one possible answer. Which one do you mean?"),
+                             reply_markup=choices_keyboard(ctx.catalogue, slugs, lang, row.id))
+        return
+
+    row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
+                                       outcome=QuestionOutcome.no_match, now=now, topic=None, score=result.score)
+    misses = await residents.record_miss(session, resident)
+    if misses >= MISSES_BEFORE_OFFER:
+        await message.answer(
+            _("I am sorry, I still could not find an answer. A colleague can help you: talk to a person now, "
+              "or leave your number and we will get back to you within 24 hours."),
+            reply_markup=escalation_keyboard(question_id=row.id, offer_simple_mode=not resident.guided_mode),
+        )
+        return
+    await message.answer(
+        _("Sorry, I could not find an answer to that. Please try again in a few words, for example "
+          "“transfer gas account” or “water meter check”, or open 📚 Guides in the menu.")
+    )
+
+
+@router.callback_query(AskChoiceCallback.filter())
+async def on_choice(query: CallbackQuery, callback_data: AskChoiceCallback, session: AsyncSession,
+                    resident: Resident, ctx: AppContext, i18n: I18n) -> None:
+    topic = topic_at(ctx.catalogue, callback_data.t)
+    row = await questions.get_question(session, question_id=callback_data.q, resident_id=resident.id)
+    # Only a topic we actually offered for the resident's own question (forged data changes nothing).
+    # A later tap still shows the answer; set_outcome leaves a question already handed off as it is.
+    if topic is None or row is None or topic.slug not in questions.offered_topics(row):
+        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        return
+    await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
+                                outcome=QuestionOutcome.chose, topic=topic.slug)
+    await residents.clear_misses(session, resident)
+    await query.answer()
+    await send_topic(query.message, ctx, topic, content_lang(i18n), question_id=row.id)

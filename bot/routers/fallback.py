@@ -1,0 +1,35 @@
+"""Catch-all, included LAST: anything no feature understood gets a polite answer and changes nothing."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.routers.start import show_menu
+from db.models import Resident
+
+router = Router(name=__name__)
+
+
+@router.callback_query()
+async def on_stale_callback(query: CallbackQuery) -> None:
+    # Old buttons (from before a restart or a finished form) and forged data end here.
+    await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+
+
+@router.message(lambda m: bool(m.text))
+async def on_unknown_text(message: Message, resident: Resident) -> None:
+    await show_menu(
+        message, resident,
+        _("Sorry, I did not understand that. Please choose from the menu, or ask in a few words, "
+          "for example “how do I pay my water bill”."),
+    )
+
+
+@router.message()
+async def on_unsupported(message: Message, resident: Resident) -> None:
+    await show_menu(
+        message, resident,
+        _("Sorry, I cannot read this kind of message. Please send text, or choose from the menu below."),
+    )

@@ -1,0 +1,254 @@
+"""Top-up (prepayment) with Telegram Payments: amount -> invoice -> pre-checkout check -> receipt.
+
+The pre-checkout answer re-checks everything (the resident still has the link, the account takes
+credit, the amount is within limits), because an invoice can be paid long after it was sent. A
+successful payment is recorded exactly once: LedgerEntry.telegram_charge_id is unique, so a replayed
+update gets the same receipt and adds nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from decimal import Decimal
+from enum import StrEnum
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.routers.accounts import AccountAction, AccountCallback, account_title, accounts_overview, balance_text
+from core import accounts, alerts, audit, ledger
+from core.accounts import TopupProblem
+from core.context import AppContext
+from core.enums import AccountState, MeterType
+from db.models import Resident, UtilityAccount
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+CURRENCY = "CNY"
+_PAYLOAD = re.compile(r"^top:(\d{1,18}):(\d{1,12})$")
+
+
+class TopupAction(StrEnum):
+    start = "start"
+    amount = "amt"
+    other = "other"
+
+
+class TopupCallback(CallbackData, prefix="top"):
+    action: TopupAction
+    account_id: int = 0
+    amount_fen: int = 0
+
+
+class TopupForm(StatesGroup):
+    amount = State()
+
+
+def invoice_payload(account_id: int, amount_fen: int) -> str:
+    return f"top:{account_id}:{amount_fen}"
+
+
+def parse_payload(payload: str) -> tuple[int, int] | None:
+    m = _PAYLOAD.match(payload or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_amount(text: str) -> int | None:
+    """What residents type: "200", "¥88.50", "150元", "１００" -> fen; None if it is not an amount."""
+    text = text.translate(str.maketrans("０１２３４５６７８９．", "0123456789.")).strip()
+    text = re.sub(r"^(?:¥|￥|rmb|cny)\s*|\s*(?:元|块|yuan|rmb|cny)$", "", text, flags=re.IGNORECASE).replace(",", "")
+    if not re.fullmatch(r"\d{1,7}(?:\.\d{1,2})?", text):
+        return None
+    return int(Decimal(text) * 100)
+
+
+def problem_text(problem: TopupProblem, low: int, high: int, lang: str) -> str:
+    if problem is TopupProblem.not_linked:
+        return _("This account is not linked to you (any more). Please open 💳 Balance & top-up.")
+    if problem is TopupProblem.closed:
+        return _("This account is closed, so it cannot take a top-up. Please call the hotline if you think "
+                 "this is wrong.")
+    return _("Please choose an amount from {low} to {high}.").format(low=ledger.format_fen(low, lang),
+                                                                     high=ledger.format_fen(high, lang))
+
+
+def topup_button(account_id: int = 0):
+    """"Top up" for other features' keyboards; account 0 lets the resident pick an account first."""
+    from aiogram.types import InlineKeyboardButton
+
+    return InlineKeyboardButton(text=_("💳 Top up"), callback_data=TopupCallback(action=TopupAction.start,
+                                                                               account_id=account_id).pack())
+
+
+@router.callback_query(TopupCallback.filter(F.action == TopupAction.start))
+async def on_start(query: CallbackQuery, callback_data: TopupCallback, session: AsyncSession, resident: Resident,
+                   ctx: AppContext, i18n: I18n, state: FSMContext) -> None:
+    lang = i18n.current_locale
+    if callback_data.account_id == 0:
+        await query.answer()
+        text, markup = await accounts_overview(session, resident, ctx, lang)
+        await query.message.answer(text, reply_markup=markup)
+        return
+    link = await accounts.get_link(session, resident.id, callback_data.account_id)
+    if link is None:
+        await query.answer(problem_text(TopupProblem.not_linked, 0, 0, lang), show_alert=True)
+        return
+    account = link.account
+    if account.state in accounts.TOPUP_BLOCKED_STATES:
+        await query.answer(problem_text(TopupProblem.closed, 0, 0, lang), show_alert=True)
+        return
+    await query.answer()
+    await state.clear()
+    summary = await accounts.account_summary(session, account, now=ctx.clock.now())
+    low, high = accounts.topup_limits(summary.balance_fen)
+    kb = InlineKeyboardBuilder()
+    if summary.arrears_fen:
+        kb.button(text=_("Pay the arrears: {amount}").format(amount=ledger.format_fen(summary.arrears_fen, lang)),
+                  callback_data=TopupCallback(action=TopupAction.amount, account_id=account.id,
+                                              amount_fen=summary.arrears_fen))
+    from core.tariffs import load_tariffs
+
+    for fen in load_tariffs().topup.presets_fen:
+        if low <= fen <= high and fen != summary.arrears_fen:
+            kb.button(text=ledger.format_fen(fen, lang),
+                      callback_data=TopupCallback(action=TopupAction.amount, account_id=account.id, amount_fen=fen))
+    kb.button(text=_("✏️ Another amount"), callback_data=TopupCallback(action=TopupAction.other,
+                                                                      account_id=account.id))
+    kb.button(text=_("⬅️ Back"), callback_data=AccountCallback(action=AccountAction.view, account_id=account.id))
+    kb.adjust(1, 2, 2, 1, 1) if summary.arrears_fen else kb.adjust(2, 2, 1, 1)
+    text = _("<b>Top up {title}</b>\n{balance}\nChoose how much to pay ({low} to {high}):").format(
+        title=account_title(account), balance=balance_text(summary, lang), low=ledger.format_fen(low, lang),
+        high=ledger.format_fen(high, lang))
+    await query.message.answer(text, reply_markup=kb.as_markup())
+
+
+@router.callback_query(TopupCallback.filter(F.action == TopupAction.other))
+async def on_other(query: CallbackQuery, callback_data: TopupCallback, session: AsyncSession, resident: Resident,
+                   state: FSMContext, i18n: I18n) -> None:
+    link = await accounts.get_link(session, resident.id, callback_data.account_id)
+    if link is None:
+        await query.answer(problem_text(TopupProblem.not_linked, 0, 0, i18n.current_locale), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(TopupForm.amount)
+    await state.update_data(account_id=link.account_id)
+    await query.message.answer(_("How much would you like to pay? Type the amount in yuan, e.g. 150 or 88.50."))
+
+
+@router.message(TopupForm.amount, F.text)
+async def on_amount_typed(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
+                          ctx: AppContext, i18n: I18n) -> None:
+    amount = parse_amount(message.text[:64])
+    if amount is None:
+        await message.answer(_("Please type just the amount in yuan, e.g. 150 or 88.50, or send /cancel."))
+        return
+    account_id = (await state.get_data()).get("account_id", 0)
+    if await _send_invoice(message, session, ctx, resident, account_id, amount, i18n.current_locale):
+        await state.clear()
+
+
+@router.message(TopupForm.amount)
+async def on_amount_other(message: Message) -> None:
+    await message.answer(_("Please type just the amount in yuan, e.g. 150 or 88.50, or send /cancel."))
+
+
+@router.callback_query(TopupCallback.filter(F.action == TopupAction.amount))
+async def on_amount(query: CallbackQuery, callback_data: TopupCallback, session: AsyncSession, resident: Resident,
+                    ctx: AppContext, i18n: I18n) -> None:
+    await query.answer()
+    await _send_invoice(query.message, session, ctx, resident, callback_data.account_id, callback_data.amount_fen,
+                        i18n.current_locale)
+
+
+async def _send_invoice(message: Message, session: AsyncSession, ctx: AppContext, resident: Resident,
+                        account_id: int, amount_fen: int, lang: str) -> bool:
+    check = await accounts.check_topup(session, resident_id=resident.id, account_id=account_id, amount_fen=amount_fen)
+    if not check.ok:
+        await message.answer(problem_text(check.problem, check.min_fen, check.max_fen, lang))
+        return check.problem in (TopupProblem.not_linked, TopupProblem.closed)  # nothing more to type
+    account = check.account
+    utility = _(accounts.UTILITY_LABELS[account.utility])
+    await message.answer_invoice(
+        title=_("Top up: {utility}").format(utility=utility)[:32],
+        description=_("Prepayment to {utility} account {number} ({holder}).").format(
+            utility=utility, number=account.number, holder=accounts.mask_name(account.holder_name))[:255],
+        payload=invoice_payload(account.id, amount_fen),
+        provider_token=ctx.settings.payment_provider_token.get_secret_value(),
+        currency=CURRENCY,
+        prices=[LabeledPrice(label=_("Prepayment"), amount=amount_fen)],
+    )
+    if account.meter_type is MeterType.ic_card:
+        await message.answer(alerts.ic_card_note(ctx, lang))
+    return True
+
+
+@router.pre_checkout_query()
+async def on_pre_checkout(query: PreCheckoutQuery, session: AsyncSession, i18n: I18n) -> None:
+    """Telegram waits at most 10 s for this answer: check, answer, nothing else."""
+    lang = i18n.current_locale
+    parsed = parse_payload(query.invoice_payload)
+    if parsed is None or query.currency != CURRENCY or parsed[1] != query.total_amount:
+        await query.answer(ok=False, error_message=_("Sorry, this invoice is not valid any more. "
+                                                     "Please start the top-up again."))
+        return
+    account_id, amount = parsed
+    check = await accounts.check_topup(session, resident_id=query.from_user.id, account_id=account_id,
+                                       amount_fen=amount)
+    if not check.ok:
+        await query.answer(ok=False, error_message=problem_text(check.problem, check.min_fen, check.max_fen, lang))
+        return
+    await query.answer(ok=True)
+
+
+@router.message(F.successful_payment)
+async def on_paid(message: Message, session: AsyncSession, resident: Resident, ctx: AppContext,
+                  i18n: I18n) -> None:
+    payment = message.successful_payment
+    lang = i18n.current_locale
+    now = ctx.clock.now()
+    parsed = parse_payload(payment.invoice_payload)
+    account = await session.get(UtilityAccount, parsed[0]) if parsed else None
+    if account is None or payment.currency != CURRENCY or payment.total_amount <= 0:
+        # Money was taken but we cannot tell for which account: keep the facts for staff (no personal data).
+        audit.record(session, at=now, staff_id=None, action="payment.unmatched", target_type="telegram_charge",
+                     target_id=payment.telegram_payment_charge_id, amount=payment.total_amount,
+                     currency=payment.currency, resident_id=resident.id)
+        await session.commit()
+        log.error("unmatched Telegram payment %s", payment.telegram_payment_charge_id)
+        await message.answer(_("We received your payment, but could not match it to an account. Nothing is lost: "
+                               "staff will apply it and contact you. Reference: {ref}").format(
+            ref=html.escape(payment.telegram_payment_charge_id)))
+        return
+    # The amount actually paid is what counts, whatever the invoice said.
+    recorded = await ledger.record_telegram_payment(session, account_id=account.id, amount_fen=payment.total_amount,
+                                                    charge_id=payment.telegram_payment_charge_id, now=now)
+    balance = await ledger.balance_fen(session, account.id)
+    lines = [
+        _("✅ <b>Payment received. Thank you!</b>") if recorded.created
+        else _("✅ <b>This payment was already recorded</b> (it is counted once)."),
+        _("Receipt: {receipt}").format(receipt=html.escape(recorded.receipt)),
+        _("Account: {title}").format(title=account_title(account)),
+        _("Amount: {amount}").format(amount=ledger.format_fen(recorded.entry.amount_fen, lang)),
+        _("New balance: {amount}").format(amount=ledger.format_fen(balance, lang)) if balance >= 0
+        else _("Still unpaid: {amount}").format(amount=ledger.format_fen(-balance, lang)),
+    ]
+    if account.meter_type is MeterType.ic_card:
+        lines += ["", alerts.ic_card_note(ctx, lang)]
+    if account.state is AccountState.sealed and balance >= 0:  # R11: reconnection needs a registration
+        hotline = html.escape(ctx.catalogue.value("hotline", lang))
+        lines += ["", _("Your supply was sealed for arrears. Now that they are paid, please register for "
+                        "reconnection: call {hotline} or visit a service hall. Reconnections are made in order of "
+                        "registration.").format(hotline=hotline)]
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📊 Balance"), callback_data=AccountCallback(action=AccountAction.view, account_id=account.id))
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())

@@ -1,0 +1,65 @@
+"""The application context: everything a service call needs, built once in main() and injected.
+
+The bot receives it as workflow data (``ctx``), the console as ``app.state.ctx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.calendar import WorkCalendar
+from core.clock import Clock, SystemClock
+from core.i18n import Translator
+from core.settings import Settings
+from db.session import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from core.live import LiveHub
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+    calendar: WorkCalendar
+    translator: Translator
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> AppContext:
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            clock=clock or SystemClock(),
+            calendar=WorkCalendar(settings.calendar_file),
+            translator=Translator(settings.locales_dir),
+        )
+
+    @cached_property
+    def catalogue(self):
+        from knowledge.loader import load_catalogue
+
+        return load_catalogue(self.settings.knowledge_dir / "topics", self.settings.knowledge_dir / "site.yaml")
+
+    @cached_property
+    def matcher(self):
+        from knowledge.matcher import Matcher
+
+        return Matcher(self.catalogue)
+
+    @cached_property
+    def live(self) -> LiveHub:
+        from core.live import LiveHub
+
+        return LiveHub(self.settings.redis_url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,535 @@
+"""SQLAlchemy 2.0 models. Money is integer fen; meter values are integer thousandths of a unit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.enums import (
+    AccountState,
+    AppointmentStatus,
+    BroadcastStatus,
+    ConversationStatus,
+    LedgerKind,
+    LinkMethod,
+    MessageDirection,
+    MeterType,
+    OutageKind,
+    OutageStatus,
+    OutboxStatus,
+    Priority,
+    QuestionOutcome,
+    ServiceType,
+    StaffRole,
+    TicketKind,
+    TicketStatus,
+    Utility,
+)
+from db.base import Base, BigId, enum_column
+
+
+class Resident(Base):
+    """A Telegram user talking to the bot; id is the Telegram user id (= private chat id)."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))  # None until chosen at first contact
+    guided_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)  # blocked the bot: skip sends
+    link_failures: Mapped[int] = mapped_column(Integer, default=0)
+    link_locked_until: Mapped[datetime | None]
+    misses: Mapped[int] = mapped_column(Integer, default=0)  # consecutive not-understood messages
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+
+    links: Mapped[list[AccountLink]] = relationship(back_populates="resident", cascade="all, delete-orphan")
+
+
+class UtilityAccount(Base):
+    __tablename__ = "utility_account"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    utility: Mapped[Utility] = mapped_column(enum_column(Utility))
+    holder_name: Mapped[str] = mapped_column(String(128))
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    street: Mapped[str] = mapped_column(String(128))
+    building: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    room: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(32))  # phone on file, digits only
+    bill_code_hash: Mapped[str | None] = mapped_column(String(128))  # verification code printed on bills
+    meter_type: Mapped[MeterType] = mapped_column(enum_column(MeterType))
+    state: Mapped[AccountState] = mapped_column(enum_column(AccountState))
+    household_size: Mapped[int] = mapped_column(Integer, default=4)
+    low_credit_threshold_fen: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_utility_account_area", "district", "street", "building"),)
+
+
+class AccountLink(Base):
+    """A resident proved they own (or act for, R16) an account."""
+
+    __tablename__ = "account_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"), index=True)
+    verified_at: Mapped[datetime]
+    method: Mapped[LinkMethod] = mapped_column(enum_column(LinkMethod))
+    relation: Mapped[str] = mapped_column(String(16), default="self")  # self | relative (R16 proxy)
+    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    resident: Mapped[Resident] = relationship(back_populates="links")
+    account: Mapped[UtilityAccount] = relationship()
+
+    __table_args__ = (UniqueConstraint("resident_id", "account_id"),)
+
+
+class LedgerEntry(Base):
+    """Balance = sum(amount_fen): payments positive, charges negative, adjustments either way."""
+
+    __tablename__ = "ledger_entry"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"))
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    posted_at: Mapped[datetime]
+    period: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM for charges
+    quantity_milli: Mapped[int | None] = mapped_column(BigInteger)  # billed volume, thousandths
+    description: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16), default="billing")  # billing | import | telegram | staff
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    telegram_charge_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    __table_args__ = (Index("ix_ledger_entry_account_posted", "account_id", "posted_at"),)
+
+
+class MeterReading(Base):
+    __tablename__ = "meter_reading"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"))
+    read_on: Mapped[date] = mapped_column(Date)
+    value_milli: Mapped[int] = mapped_column(BigInteger)  # cumulative register value
+    usage_milli: Mapped[int] = mapped_column(BigInteger)  # consumption since the previous reading
+    source: Mapped[str] = mapped_column(String(16), default="billing")
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_meter_reading_account_read_on", "account_id", "read_on"),)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """Bearer tokens for integrations (billing system); only a hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class OutageNotice(Base):
+    __tablename__ = "outage_notice"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    utility: Mapped[Utility] = mapped_column(enum_column(Utility))
+    kind: Mapped[OutageKind] = mapped_column(enum_column(OutageKind))
+    status: Mapped[OutageStatus] = mapped_column(enum_column(OutageStatus), index=True)
+    reason_zh: Mapped[str] = mapped_column(Text)
+    reason_en: Mapped[str] = mapped_column(Text)
+    # {"districts": [...], "streets": [{"district":..,"street":..}], "buildings": [{"district","street","building"}]}
+    area: Mapped[dict[str, Any]] = mapped_column(JSON)
+    starts_at: Mapped[datetime]
+    restore_at: Mapped[datetime]  # estimated restoration
+    restored_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    override_reason: Mapped[str | None] = mapped_column(Text)  # R9 lead time overridden by a supervisor
+    created_at: Mapped[datetime]
+    announced_at: Mapped[datetime | None]
+    reminder_sent_at: Mapped[datetime | None]
+
+
+class OutageEvent(Base):
+    """Announcement, delay/extension, reminder, restoration: each one is broadcast to the audience."""
+
+    __tablename__ = "outage_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outage_notice.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # announced | delayed | extended | reminder | restored
+    note: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    at: Mapped[datetime]
+
+
+class DistrictSubscription(Base):
+    __tablename__ = "district_subscription"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("resident_id", "district"),)
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[TicketKind] = mapped_column(enum_column(TicketKind), index=True)
+    status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus), index=True)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority), default=Priority.normal)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_account.id", ondelete="SET NULL"))
+    utility: Mapped[Utility | None] = mapped_column(enum_column(Utility))
+    category: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(255))
+    district: Mapped[str | None] = mapped_column(String(64), index=True)
+    street: Mapped[str | None] = mapped_column(String(128))
+    building: Mapped[str | None] = mapped_column(String(32))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    extent: Mapped[str | None] = mapped_column(String(64))
+    contact_name: Mapped[str | None] = mapped_column(String(128))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)  # Telegram file ids
+    language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outage_notice.id"))
+    complaint_level: Mapped[int | None] = mapped_column(Integer)  # R5: 1 internal, 2 escalated
+    complaint_class: Mapped[str | None] = mapped_column(String(1))  # R5: A/B/C when staff are at fault
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    deadline_at: Mapped[datetime] = mapped_column(index=True)
+    escalated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEvent.id"
+    )
+
+
+class TicketEvent(Base):
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))  # created | status | assigned | note | reply | escalated ...
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    resident_id: Mapped[int | None] = mapped_column(BigInteger)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class SlotCapacity(Base):
+    """How many visits a district can take in a time window; a row with a date overrides the default."""
+
+    __tablename__ = "slot_capacity"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    district: Mapped[str] = mapped_column(String(64))
+    window: Mapped[str] = mapped_column(String(16))  # e.g. "09-12", "14-17"
+    day: Mapped[date | None] = mapped_column(Date)  # None = default for every working day
+    capacity: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("district", "window", "day"),)
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_account.id", ondelete="SET NULL"))
+    service: Mapped[ServiceType] = mapped_column(enum_column(ServiceType))
+    status: Mapped[AppointmentStatus] = mapped_column(enum_column(AppointmentStatus), index=True)
+    district: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(255))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    window: Mapped[str] = mapped_column(String(16))
+    proposed_day: Mapped[date | None] = mapped_column(Date)
+    proposed_window: Mapped[str | None] = mapped_column(String(16))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    respond_by: Mapped[datetime]  # R2: answered within 1 working day
+    reminder_sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    events: Mapped[list[AppointmentEvent]] = relationship(
+        back_populates="appointment", cascade="all, delete-orphan", order_by="AppointmentEvent.id"
+    )
+
+    __table_args__ = (Index("ix_appointment_slot", "district", "day", "window"),)
+
+
+class AppointmentEvent(Base):
+    __tablename__ = "appointment_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="events")
+
+
+class Survey(Base):
+    """R4 follow-up: attitude and ability rated 1–10; score = mean of the two."""
+
+    __tablename__ = "survey"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id", ondelete="SET NULL"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    attitude: Mapped[int | None] = mapped_column(Integer)
+    ability: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """A handed-off chat. The first agent who claims it owns it until it is closed (R6)."""
+
+    __tablename__ = "conversation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    status: Mapped[ConversationStatus] = mapped_column(enum_column(ConversationStatus), index=True)
+    reason: Mapped[str] = mapped_column(String(24))  # button | voice | not_understood | guided
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher first (voice notes, guided mode)
+    language: Mapped[str] = mapped_column(String(8))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    transfer_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime]
+
+    messages: Mapped[list[ConversationMessage]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", order_by="ConversationMessage.id"
+    )
+
+
+class ConversationMessage(Base):
+    __tablename__ = "conversation_message"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[MessageDirection] = mapped_column(enum_column(MessageDirection))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    content_type: Mapped[str] = mapped_column(String(16), default="text")  # text | photo | document | voice
+    text: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    guard_override: Mapped[bool] = mapped_column(Boolean, default=False)  # R14 warning overridden
+    created_at: Mapped[datetime]
+    # A file an agent uploads: kept here and handed to Telegram by a signed URL (issue 6).
+    mime_type: Mapped[str | None] = mapped_column(String(64))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Broadcast(Base):
+    """One fan-out of an outage event (or other mass notice); its rows live in the outbox."""
+
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outage_event_id: Mapped[int | None] = mapped_column(ForeignKey("outage_event.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[BroadcastStatus] = mapped_column(enum_column(BroadcastStatus))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class OutboxNotification(Base):
+    """A message to push to a resident, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox_notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(BigInteger, index=True)  # chat id
+    kind: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # Bot API parameters except chat_id
+    status: Mapped[OutboxStatus] = mapped_column(enum_column(OutboxStatus))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    locked_until: Mapped[datetime | None]  # lease taken by a sender; expired leases are taken again
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_outbox_notification_due", "status", "not_before"),)
+
+
+class SendGate(Base):
+    """Pacing shared by every outbox sender process: the next free send slot and a global 429 pause."""
+
+    __tablename__ = "send_gate"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]
+
+
+class ChecklistNotice(Base):
+    """R1: the written one-time notice given to a resident; one copy kept on file."""
+
+    __tablename__ = "checklist_notice"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    have: Mapped[list[Any]] = mapped_column(JSON, default=list)  # document ids the resident ticked
+    missing: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class QuestionLog(Base):
+    __tablename__ = "question_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[QuestionOutcome] = mapped_column(enum_column(QuestionOutcome), index=True)
+    alternatives: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    suggested_topic: Mapped[str | None] = mapped_column(String(64))  # staff: "should have matched"
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TopicSuggestion(Base):
+    """A sample question staff want added to a topic: pending review before the file changes."""
+
+    __tablename__ = "topic_suggestion"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    question_log_id: Mapped[int | None] = mapped_column(ForeignKey("question_log.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | applied | rejected
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime]
+
+
+class AlertLog(Base):
+    """At most one alert of a kind per account per day (low credit, R11 arrears)."""
+
+    __tablename__ = "alert_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("account_id", "kind", "day"),)
+
+
+class Counter(Base):
+    """Per-day sequences for human-readable numbers (BX-20261123-0042)."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    action: Mapped[str] = mapped_column(String(48))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

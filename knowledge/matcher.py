@@ -1,0 +1,401 @@
+"""Match a resident's free-text question to a topic.
+
+Index (built once): every title, question and keyword of every topic, in both languages, is
+normalised (knowledge.normalize) and turned into weighted features:
+
+* ``c:`` Chinese characters and ``b:`` character bigrams — what was typed;
+* ``p:`` fuzzy-pinyin syllable bigrams — what was *meant* when an input method picked a
+  homophone (过护 -> 过户, 燃汽 -> 燃气, 交废 -> 缴费);
+* ``w:`` stemmed English words (typos corrected against the index vocabulary with rapidfuzz)
+  and ``v:`` English word bigrams.
+
+A feature weighs its type weight x IDF over topics, so words that name one business (过户,
+transfer) count far more than words every topic shares (燃气, gas). Per question, the postings
+of its features are gathered once and scattered with a handful of numpy calls (no per-topic
+Python loop), giving for every topic:
+
+* cov  — share of the question's characters / words the topic explains (a character counts
+  fully when it is part of a bigram the topic uses, less through a homophone, little alone);
+  off-topic questions are mostly unexplained, whatever the best topic is;
+* idf  — IDF-weighted share of the question's features found in the topic (discriminates);
+* dice — weighted Dice similarity with the topic's closest single phrase;
+* name — how completely the question contains one of the topic's titles / keywords;
+* util — a question that names one utility (燃气, 水费, electricity...) scales the topics of the
+  other utilities down; the cues are learnt from the topics, not listed by hand.
+
+The score (0-100) is a weighted mix; thresholds on the score, the gap to the runner-up, the
+coverage and the absolute evidence turn it into answer / ambiguous / no_match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.catalogue import Catalogue
+from knowledge.models import LANGS, Topic, Utility
+from knowledge.normalize import MAX_INPUT_CHARS, clean, pinyin, tokenize
+
+Outcome = Literal["answer", "ambiguous", "no_match"]
+
+# --- Tuned on bench/faq/devset.tsv with bench/faq/tune.py (a grid search that maximises a
+# decision utility: right answers, harmless buttons, no confident wrong answers); the grid is
+# flat near the optimum, so round, balanced values were preferred. Figures: bench/faq/README.md.
+# Feature type weights. Bigrams carry meaning in Chinese; single characters help colloquial
+# variants (发黄/黄色, 存钱/预存) but weigh less.
+# Pinyin bigrams are a bit below character bigrams so an exact spelling beats a homophone.
+W_CHAR = 0.6
+W_BIGRAM = 1.0
+W_PINYIN = 0.8
+W_WORD = 1.0
+W_WORD_BIGRAM = 0.5
+# A feature never seen in any topic weighs like one seen in this share of topics: unknown words
+# must pull coverage down (off-topic), but not so hard that one chatty word sinks a question.
+UNKNOWN_DF_SHARE = 0.02
+# English typo correction: max OSA edits by word length (a transposition is one edit).
+TYPO_MAX_EDITS = ((4, 0), (8, 1), (999, 2))  # len < 4 exact, < 8 one edit, else two
+TYPO_PENALTY = 0.8
+# Coverage levels: how well one query character is explained by a topic.
+COVER_BIGRAM = 1.0  # part of a character bigram the topic uses
+COVER_PINYIN = 0.85  # part of a homophone bigram
+COVER_CHAR = 0.5  # the character alone appears in the topic
+# A feature is a utility cue (gas / water / power) when at least UTILITY_CUE_SHARE of the
+# non-general topics using it belong to one utility and it appears in at least
+# UTILITY_CUE_SPREAD of that utility's topics; a question cueing exactly one utility scales
+# the other utilities' topics by UTILITY_MISMATCH.
+UTILITY_CUE_SHARE = 0.7
+UTILITY_CUE_SPREAD = 0.4
+UTILITY_MISMATCH = 0.75
+# Mixing of the signals into the 0-100 score.
+MIX_COVERAGE = 0.4
+MIX_IDF = 0.2
+MIX_DICE = 0.2
+MIX_NAME = 0.2
+# Decision thresholds on the score and on the gap to the runner-up.
+ANSWER_SCORE = 48.0
+ANSWER_MARGIN = 6.0
+AMBIGUOUS_SCORE = 47.0
+# A confident answer also needs most of the question explained by the topic, and either one of
+# the topic's names (title / keyword) in full or enough specific evidence (about one word unique
+# to the topic): "what time is it" matches a topic that mentions "restoration time", but one
+# common word is not enough to answer on; "交费" is a keyword of the payment topic, so it is.
+ANSWER_MIN_COVERAGE = 0.55
+ANSWER_MIN_EVIDENCE = 1.1
+ANSWER_FULL_NAME = 0.99
+ALTERNATIVE_SPREAD = 20.0  # alternatives within this many points of the best
+MAX_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    outcome: Outcome
+    topic: str | None
+    score: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "outcome": self.outcome,
+            "topic": self.topic,
+            "score": round(self.score, 1),
+            "alternatives": [{"topic": s, "score": round(v, 1)} for s, v in self.alternatives],
+        }
+
+
+def _max_edits(word: str) -> int:
+    for length, edits in TYPO_MAX_EDITS:
+        if len(word) < length:
+            return edits
+    return 0
+
+
+def features(text: str) -> dict[str, float]:
+    """Type-weighted features of one text (before IDF). Raw text in, so index == query path."""
+    zh_runs, en_words = tokenize(clean(text))
+    return _features(zh_runs, en_words)
+
+
+def _features(zh_runs: Sequence[str], en_words: Sequence[str]) -> dict[str, float]:
+    feats: dict[str, float] = {}
+    for run in zh_runs:
+        for ch in run:
+            feats["c:" + ch] = W_CHAR
+        if len(run) == 1:
+            # A lone character ("电", "卡") still needs a homophone-tolerant feature.
+            feats["p:" + pinyin(run)[0]] = W_CHAR
+            continue
+        syl = pinyin(run)
+        for i in range(len(run) - 1):
+            feats["b:" + run[i: i + 2]] = W_BIGRAM
+            feats[f"p:{syl[i]}|{syl[i + 1]}"] = W_PINYIN
+    for i, word in enumerate(en_words):
+        feats["w:" + word] = max(feats.get("w:" + word, 0.0), W_WORD)
+        if i:
+            feats[f"v:{en_words[i - 1]} {word}"] = W_WORD_BIGRAM
+    return feats
+
+
+def topic_phrases(topic: Topic) -> list[tuple[str, bool]]:
+    """Texts indexed for a topic, each with True for a name (title/keyword), False for a question."""
+    out: list[tuple[str, bool]] = []
+    for lang in LANGS:
+        out.append((topic.title.get(lang), True))
+        out.extend((k, True) for k in topic.keywords.get(lang))
+        out.extend((q, False) for q in topic.questions.get(lang))
+    return out
+
+
+class Matcher:
+    """Precomputed index over a catalogue; `match()` is pure CPU and thread-safe."""
+
+    def __init__(self, catalogue: Catalogue | Iterable[Topic], *,
+                 max_input_chars: int = MAX_INPUT_CHARS) -> None:
+        topics = list(catalogue)
+        self.slugs: list[str] = [t.slug for t in topics]
+        self._max_input = max_input_chars
+        n = self._n_topics = len(topics)
+        phrase_feats: list[dict[str, float]] = []
+        phrase_topic: list[int] = []
+        phrase_is_name: list[bool] = []
+        topic_feats: list[set[str]] = []
+        for ti, topic in enumerate(topics):
+            seen: set[str] = set()
+            for text, is_name in topic_phrases(topic):
+                feats = features(text)
+                if feats:
+                    phrase_feats.append(feats)
+                    phrase_topic.append(ti)
+                    phrase_is_name.append(is_name)
+                    seen.update(feats)
+            topic_feats.append(seen)
+
+        df: dict[str, int] = defaultdict(int)
+        for feats in topic_feats:
+            for f in feats:
+                df[f] += 1
+        self._idf: dict[str, float] = {f: self._idf_of(d) for f, d in df.items()}
+        self._unknown_idf = self._idf_of(max(1.0, UNKNOWN_DF_SHARE * n))
+
+        t_post: dict[str, list[int]] = defaultdict(list)
+        for ti, feats in enumerate(topic_feats):
+            for f in feats:
+                t_post[f].append(ti)
+        p_post: dict[str, list[int]] = defaultdict(list)
+        p_weight = np.zeros(len(phrase_feats))
+        for pi, feats in enumerate(phrase_feats):
+            for f, w in feats.items():
+                p_post[f].append(pi)
+                p_weight[pi] += w * self._idf[f]
+        # Postings are unique within a feature, so `array[postings] += w` needs no np.add.at.
+        self._topic_post = {f: np.asarray(v, dtype=np.int32) for f, v in t_post.items()}
+        self._phrase_post = {f: np.asarray(v, dtype=np.int32) for f, v in p_post.items()}
+        self._phrase_weight = p_weight
+        self._phrase_is_name = np.asarray(phrase_is_name, dtype=bool)
+        # Phrases are stored topic by topic, so a per-topic max is one reduceat.
+        ptopic = np.asarray(phrase_topic, dtype=np.int32)
+        self._has_phrase = np.zeros(n, dtype=bool)
+        self._has_phrase[ptopic] = True
+        self._starts = np.minimum(np.searchsorted(ptopic, np.arange(n)), max(len(ptopic) - 1, 0))
+
+        # Utility cues, learned from the topics themselves: a word that (nearly) only one utility
+        # uses, and that most of that utility's topics use — a name of the utility (燃气, 水费,
+        # water), not the word of one business (抄表, reading) that happens to be gas-only.
+        self._utility = np.asarray([t.utility.value for t in topics])
+        per_utility = {u: int((self._utility == u).sum()) for u in set(self._utility.tolist())}
+        self._cue: dict[str, str] = {}
+        for f, posting in t_post.items():
+            if f[0] not in "bpwv":
+                continue
+            utils = [topics[i].utility.value for i in posting if topics[i].utility is not Utility.general]
+            if len(utils) < 2:
+                continue
+            top = max(set(utils), key=utils.count)
+            if (utils.count(top) >= UTILITY_CUE_SHARE * len(utils)
+                    and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
+                self._cue[f] = top
+
+        self._vocab = sorted({f[2:] for f in df if f.startswith("w:")})
+        self._vocab_set = frozenset(self._vocab)
+        self._correct = lru_cache(maxsize=4096)(self._correct_uncached)
+
+    def _idf_of(self, df: float) -> float:
+        return math.log(1.0 + (self._n_topics - df + 0.5) / (df + 0.5))
+
+    # --- query path ------------------------------------------------------------------------------
+
+    def _correct_uncached(self, word: str) -> tuple[str, float] | None:
+        """Closest index word to an unknown English word, with a weight factor, or None."""
+        edits = _max_edits(word)
+        if not edits or not self._vocab or word.isdigit():
+            return None
+        hit = process.extractOne(word, self._vocab, scorer=OSA.distance, score_cutoff=edits)
+        if hit is None:
+            return None
+        return hit[0], TYPO_PENALTY ** hit[1]
+
+    def _query(self, text: str) -> tuple[dict[str, float], list[list[tuple[str, float]]]]:
+        """IDF-weighted features of a question, and its units (characters / English words),
+        each with the features that would explain it and how well."""
+        zh_runs, en_words = tokenize(clean(text, self._max_input))
+        factors: dict[str, float] = {}
+        fixed: list[str] = []
+        for word in en_words:
+            hit = None if word in self._vocab_set else self._correct(word)
+            fixed.append(word if hit is None else hit[0])
+            if hit is not None:
+                factors[hit[0]] = min(factors.get(hit[0], 1.0), hit[1])
+        feats: dict[str, float] = {}
+        for f, w in _features(zh_runs, fixed).items():
+            if f.startswith("w:"):
+                w *= factors.get(f[2:], 1.0)
+            feats[f] = w * self._idf.get(f, self._unknown_idf)
+
+        units: list[list[tuple[str, float]]] = []
+        for run in zh_runs:
+            syl = pinyin(run)
+            if len(run) == 1:
+                units.append([("c:" + run, COVER_CHAR), ("p:" + syl[0], COVER_CHAR)])
+                continue
+            for i, ch in enumerate(run):
+                unit = [("c:" + ch, COVER_CHAR)]
+                for j in (i - 1, i):
+                    if 0 <= j < len(run) - 1:
+                        unit.append(("b:" + run[j: j + 2], COVER_BIGRAM))
+                        unit.append((f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
+                units.append(unit)
+        for word in fixed:
+            units.append([("w:" + word, factors.get(word, 1.0))])
+        return feats, units
+
+    def query_features(self, text: str) -> dict[str, float]:
+        """IDF-weighted features of a question (English typos mapped onto known words)."""
+        return self._query(text)[0]
+
+    def signals(self, text: str) -> dict[str, np.ndarray]:
+        """Per-topic evidence, each in 0..1:
+
+        cov   share of the question's characters/words the topic explains
+        idf   IDF-weighted share of the question's features found in the topic
+        mass  IDF weight of the word-level features found, in units of one word unique to a
+              topic (absolute, not a share): how much specific evidence there is
+        dice  weighted Dice similarity with the topic's closest phrase
+        name  how completely the question contains one of the topic's names (title/keywords)
+        util  1, or UTILITY_MISMATCH if the question names another utility
+        """
+        n = self._n_topics
+        q, units = self._query(text)
+        ones = np.ones(n)
+        if not q or not n:
+            z = np.zeros(n)
+            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+        post = self._topic_post
+
+        # Coverage: a (units x topics) matrix of levels, filled level by level in increasing
+        # order so a stronger explanation overwrites a weaker one. Postings are gathered in
+        # Python and scattered with one numpy call per level.
+        # Identical units (a repeated word, a pasted question) are computed once and counted.
+        counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
+        for unit in units:
+            counts[tuple(unit)] += 1
+        passes: dict[float, tuple[list[int], list[np.ndarray]]] = {}
+        for ui, unit in enumerate(counts):
+            for f, lvl in unit:
+                tp = post.get(f)
+                if tp is not None:
+                    uids, cols = passes.setdefault(lvl, ([], []))
+                    uids.append(ui)
+                    cols.append(tp)
+        level = np.zeros((len(counts), n), dtype=np.float32)
+        for lvl in sorted(passes):
+            uids, cols = passes[lvl]
+            lens = np.fromiter((len(c) for c in cols), dtype=np.int64, count=len(cols))
+            level[np.repeat(np.asarray(uids), lens), np.concatenate(cols)] = lvl
+        mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        cov = (mult @ level).astype(np.float64) / len(units)
+
+        # IDF share and phrase overlap: one weighted bincount each over all matched postings.
+        wq = sum(q.values())
+        matched = [(f, w) for f, w in q.items() if f in post]
+        if not matched:
+            z = np.zeros(n)
+            return {"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+        weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
+        t_lists = [post[f] for f, _ in matched]
+        p_lists = [self._phrase_post[f] for f, _ in matched]
+        t_lens = np.fromiter(map(len, t_lists), dtype=np.int64, count=len(t_lists))
+        p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
+        cues: dict[str, float] = defaultdict(float)
+        for f, w in matched:
+            if f in self._cue:
+                cues[self._cue[f]] += w
+        t_all = np.concatenate(t_lists)
+        w_all = np.repeat(weights, t_lens)
+        idf = np.bincount(t_all, w_all, minlength=n) / wq
+        # Evidence counts word-level features only — pinyin bigrams (every Chinese word match,
+        # exact or homophone, has one), English words and word pairs — so a Chinese word and an
+        # English word weigh alike (characters and character bigrams would count Chinese twice).
+        word_level = np.repeat(np.fromiter((f[0] in "wv" or (f[0] == "p" and "|" in f) for f, _ in matched),
+                                           dtype=bool, count=len(matched)), t_lens)
+        # In units of "one word found in a single topic", so the gate means the same for 30
+        # topics or 2,000.
+        mass = np.bincount(t_all[word_level], w_all[word_level], minlength=n) / self._idf_of(1)
+        pw = self._phrase_weight
+        ov = np.bincount(np.concatenate(p_lists), np.repeat(weights, p_lens), minlength=len(pw))
+        dice = 2.0 * ov / (wq + pw)
+        contain = np.divide(ov, pw, out=np.zeros_like(ov), where=pw > 0)
+        best_dice = np.maximum.reduceat(dice, self._starts) * self._has_phrase
+        best_name = np.maximum.reduceat(contain * self._phrase_is_name, self._starts) * self._has_phrase
+        util = ones
+        if len(cues) == 1:
+            (cued,) = cues
+            util = np.where((self._utility == cued) | (self._utility == Utility.general.value), 1.0,
+                            UTILITY_MISMATCH)
+        return {"cov": cov, "idf": idf, "mass": mass, "dice": best_dice, "name": best_name, "util": util}
+
+    @staticmethod
+    def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
+        mix = MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
+        return 100.0 * s["util"] * mix
+
+    def scores(self, text: str) -> np.ndarray:
+        """Score 0-100 of every topic (index order) for a question."""
+        return self._mix(self.signals(text))
+
+    def _top(self, scores: np.ndarray, k: int) -> list[int]:
+        if not len(scores):
+            return []
+        k = min(k, len(scores))
+        idx = np.argpartition(-scores, k - 1)[:k]
+        return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")] if scores[i] > 0]
+
+    def rank(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """The k best topics with their scores, best first (zero scores left out)."""
+        s = self.scores(text)
+        return [(self.slugs[i], float(s[i])) for i in self._top(s, k)]
+
+    def match(self, text: str, lang: str | None = None) -> MatchResult:
+        """Decide answer / ambiguous / no_match. `lang` is accepted for symmetry; the text's
+        own script decides how it is read, so a zh user typing English still matches."""
+        sig = self.signals(text)
+        scores = self._mix(sig)
+        top_idx = self._top(scores, MAX_ALTERNATIVES + 1)
+        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
+        if not ranked or ranked[0][1] < AMBIGUOUS_SCORE:
+            return MatchResult("no_match", None, ranked[0][1] if ranked else 0.0, [])
+        best, top = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        alts = [(s, v) for s, v in ranked[:MAX_ALTERNATIVES]
+                if v >= AMBIGUOUS_SCORE and v >= top - ALTERNATIVE_SPREAD]
+        b = top_idx[0]
+        if (top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN and sig["cov"][b] >= ANSWER_MIN_COVERAGE
+                and (sig["mass"][b] >= ANSWER_MIN_EVIDENCE or sig["name"][b] >= ANSWER_FULL_NAME)):
+            return MatchResult("answer", best, top, alts)
+        return MatchResult("ambiguous", best, top, alts)

@@ -1,0 +1,24 @@
+"""`onestop ask "问题" [--lang zh|en] [--json]` (issue 3 item 6)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from core.cli import app
+
+
+def test_ask_json_prints_one_object() -> None:
+    result = CliRunner().invoke(app, ["ask", "二手房燃气怎么过户", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"outcome", "topic", "score", "alternatives"}
+    assert (data["outcome"], data["topic"]) == ("answer", "gas.transfer") and data["score"] > 0
+
+
+def test_ask_text_and_bad_language() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["ask", "how do I pay my water bill", "--lang", "en"])
+    assert result.exit_code == 0 and "outcome:" in result.output and "topic:" in result.output
+    assert runner.invoke(app, ["ask", "x", "--lang", "fr"]).exit_code != 0
