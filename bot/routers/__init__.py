@@ -25,6 +25,7 @@ def get_routers() -> list[Router]:
         escalation,
         fallback,
         fault,
+        guided,
         guides,
         handoff,
         my_requests,
@@ -37,13 +38,14 @@ def get_routers() -> list[Router]:
     )
 
     # Order matters:
-    #   1. start (commands, language) and settings;
-    #   2. guided mode (its own screens) and handoff (a resident talking to a person: text goes to the agent);
+    #   1. guided mode (its own screens, commands included), then start (commands, language) and settings;
+    #   2. handoff (a resident talking to a person: text goes to the agent);
     #   3. feature routers with their forms: accounts, requests (fault, appointment, complaint, my requests,
     #      survey), outages, guides;
     #   4. ask (free text -> knowledge matcher);
     #   5. fallback, last.
     routers = [
+        guided.router,  # simple mode takes a guided resident's messages first (issue 8)
         start.router,
         settings.router,
         handoff.router,

@@ -6,14 +6,18 @@ from enum import StrEnum
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.menu import MENU_SETTINGS
+from bot.routers import guided
 from bot.routers.start import language_keyboard, show_menu
 from core import residents
+from core.context import AppContext
 from db.models import Resident
 
 router = Router(name=__name__)
@@ -59,9 +63,14 @@ async def on_change_language(query: CallbackQuery) -> None:
 
 @router.callback_query(SettingsCallback.filter(F.action.in_({SettingsAction.guided_on, SettingsAction.guided_off})))
 async def on_toggle_guided(
-    query: CallbackQuery, callback_data: SettingsCallback, session: AsyncSession, resident: Resident
+    query: CallbackQuery, callback_data: SettingsCallback, state: FSMContext, session: AsyncSession,
+    resident: Resident, ctx: AppContext, i18n: I18n,
 ) -> None:
     await residents.set_guided_mode(session, resident, callback_data.action is SettingsAction.guided_on)
     await query.answer(_("Saved."))
     await query.message.edit_text(settings_text(resident), reply_markup=settings_keyboard(resident))
-    await show_menu(query.message, resident)
+    if resident.guided_mode:
+        await guided.enter(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
+    else:
+        await state.clear()
+        await show_menu(query.message, resident)

@@ -15,7 +15,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.menu import main_menu
+from bot.routers import guided
 from core import residents
+from core.context import AppContext
 from db.models import Resident
 
 router = Router(name=__name__)
@@ -96,7 +98,8 @@ async def on_language(
 
 @router.callback_query(GuidedOfferCallback.filter())
 async def on_guided_offer(
-    query: CallbackQuery, callback_data: GuidedOfferCallback, session: AsyncSession, resident: Resident
+    query: CallbackQuery, callback_data: GuidedOfferCallback, state: FSMContext, session: AsyncSession,
+    resident: Resident, ctx: AppContext, i18n: I18n,
 ) -> None:
     enabled = callback_data.choice is GuidedOffer.on
     await residents.set_guided_mode(session, resident, enabled)
@@ -104,8 +107,8 @@ async def on_guided_offer(
     if query.message:
         await query.message.edit_reply_markup(reply_markup=None)
         if enabled:
-            await query.message.answer(_("Simple mode is on. You can switch it off in Settings."),
-                                       reply_markup=main_menu())
+            await query.message.answer(_("Simple mode is on. You can switch it off in Settings."))
+            await guided.enter(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
         else:
             await query.message.answer(_("All right. You can turn on simple mode any time in Settings."))
 

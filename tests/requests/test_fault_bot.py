@@ -20,7 +20,10 @@ async def test_gas_leak_safety_first_then_emergency_ticket(ctx, dp, bot, demo) -
     await set_language(ctx, WANG, "en")
     chat = Chat(dp, bot, WANG)
     await chat.send("🛠 Report a fault")
-    assert "smell gas" in chat.last()
+    # R20: even the first question is preceded by what to do about a gas smell, with the emergency line.
+    first = chat.last()
+    assert first.index("0000-9600119") < first.index("What is the problem") and "No flames" not in first
+    assert "no flames" in first
     mark = chat.mark()
     await chat.press("I smell gas")
     texts = chat.texts_since(mark)
@@ -165,24 +168,6 @@ async def test_known_outage_is_explained_instead_of_a_new_ticket(ctx, dp, bot, d
     assert chat.said("How far does the problem reach")
 
 
-async def test_guided_resident_reports_with_buttons_only(ctx, dp, bot, demo) -> None:
-    from tests.requests.conftest import ZHANG
-
-    chat = Chat(dp, bot, ZHANG)  # 张奶奶: Chinese, simple mode, one linked gas account
-    await chat.send("🛠 故障报修")
-    await chat.press("🔥 燃气")
-    await chat.press("没有燃气")
-    await chat.press("城南区")
-    await chat.press("只有我家")
-    await chat.press("跳过")  # simple mode may skip the description
-    await chat.press("跳过")  # and the photos
-    await chat.press("使用登记的号码")
-    assert "请核对您的报修内容" in chat.last()
-    await chat.press("提交")
-    (ticket,) = await _tickets(ctx)
-    assert ticket.resident_id == ZHANG and "工单号" in chat.last() and ticket.contact_phone == "13800000003"
-
-
 async def test_stale_form_does_not_trap_the_resident(ctx, dp, bot, demo, clock) -> None:
     await set_language(ctx, WANG, "en")
     chat = Chat(dp, bot, WANG)
@@ -246,3 +231,22 @@ async def test_fault_form_state_survives_in_redis(ctx, bot, demo, redis_url) -> 
         if keys:
             await storage.redis.delete(*keys)
         await storage.close()
+
+
+async def test_gas_leak_typed_instead_of_tapped_goes_straight_to_safety(ctx, dp, bot, demo) -> None:
+    chat = Chat(dp, bot, WANG)  # Chinese
+    await chat.send("🛠 故障报修")
+    mark = chat.mark()
+    await chat.send("家里有很重的煤气味")
+    texts = chat.texts_since(mark)
+    assert "燃气泄漏：请先这样做" in texts[0] and "0000-9600119" in texts[0]
+    await chat.press("城东区")
+    await chat.send("13812345678")
+    await chat.press("提交")
+    (ticket,) = await _tickets(ctx)
+    assert ticket.category == "gas_leak" and ticket.priority is Priority.emergency
+    # any other typed text at the first question is a polite request to use the buttons, and files nothing
+    await chat.send("🛠 故障报修")
+    await chat.send("不知道怎么选")
+    assert "请用上方按钮选择" in chat.last()
+    assert len(await _tickets(ctx)) == 1

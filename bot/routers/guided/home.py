@@ -1,0 +1,182 @@
+"""Guided mode: the home screens, talking to a person, calling back, settings, and typed text."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.routers.guided.engine import HOME_ID, G, Page, page
+from bot.routers.guided.ui import Option, Screen
+from core import handoff, questions, residents, tickets
+from core.enums import QuestionOutcome
+from core.i18n import LOCALES
+
+MISSES_BEFORE_OFFER = 2
+
+# Screens of the features (registered by their own modules in this package).
+GUIDES, FAULT, VISIT, BALANCE = "guides", "fault", "visit", "balance"
+OUTAGES, COMPLAINT, REQUESTS = "outages", "complaint", "requests"
+MORE, PERSON, SETTINGS, LANGUAGE, GUIDE_TOPIC = "more", "person", "settings", "language", "guide.topic"
+
+
+@page
+class Home(Page):
+    id = HOME_ID
+
+    async def render(self, g: G) -> Screen:
+        return Screen(
+            _("Hello! What do you need? Tap a big button below."),
+            [
+                Option(GUIDES, _("📚 How to apply")),
+                Option(FAULT, _("🛠 Report a problem")),
+                Option(VISIT, _("📅 Book a home visit")),
+                Option(BALANCE, _("💳 My balance")),
+                Option(PERSON, _("👩‍💼 Talk to a person")),
+                Option(MORE, _("➕ More services")),
+            ],
+            nav=False, paged=False,
+        )
+
+    async def choose(self, g: G, key: str) -> None:
+        g.go(key)
+
+
+@page
+class More(Page):
+    id = MORE
+
+    async def render(self, g: G) -> Screen:
+        return Screen(
+            _("More services. Tap one."),
+            [
+                Option(OUTAGES, _("⚡ Outages near me")),
+                Option(REQUESTS, _("📋 My requests")),
+                Option(COMPLAINT, _("📝 Make a complaint")),
+                Option(SETTINGS, _("⚙️ Settings")),
+            ],
+        )
+
+    async def choose(self, g: G, key: str) -> None:
+        g.go(key)
+
+
+@page
+class Person(Page):
+    id = PERSON
+
+    async def render(self, g: G) -> Screen:
+        return Screen(
+            _("A colleague can chat with you here, or call you back within 24 hours."),
+            [
+                Option("chat", _("💬 Chat here")),
+                Option("call", _("📞 Call me back"), contact=True),
+            ],
+        )
+
+    async def choose(self, g: G, key: str) -> None:
+        if key == "chat":
+            await start_chat(g)
+
+    async def contact(self, g: G, key: str, phone: str, own: bool) -> None:
+        if not own:
+            await g.say(_("Please tap the button to share your own number."))
+            return
+        await call_me_back(g, phone)
+
+
+async def start_chat(g: G, *, reason: str = handoff.Reason.button) -> None:
+    """Queue the resident for a person (guided residents come first) and say what happens next."""
+    from bot.routers.handoff import start_handoff
+
+    await start_handoff(g.message, session=g.session, ctx=g.ctx, resident=g.resident, reason=reason,
+                        priority=handoff.PRIORITY_GUIDED)
+    g.done(PERSON)
+
+
+async def call_me_back(g: G, phone: str, question: str | None = None) -> None:
+    """R10: a callback ticket due within 24 hours, on the resident's own number."""
+    key = g.data.setdefault("cb_key", uuid.uuid4().hex)
+    ticket = await questions.request_callback(
+        g.session, ctx=g.ctx, resident=g.resident, question=question or _("Please call me back (simple mode)"),
+        phone=tickets.clean_phone(phone) or phone, idempotency_key=f"gcb-{key}",
+    )
+    g.forget("cb_key")
+    deadline = tickets.format_deadline(ticket.deadline_at, g.locale, with_time=True)
+    await g.say(_("Thank you. We will call you by {deadline}. Your number: {number}.").format(
+        deadline=deadline, number=ticket.number))
+    g.home()
+
+
+@page
+class Settings(Page):
+    id = SETTINGS
+
+    async def render(self, g: G) -> Screen:
+        return Screen(
+            _("Settings. Simple mode is on."),
+            [
+                Option(LANGUAGE, _("🌐 Language")),
+                Option("off", _("🔠 Turn simple mode off")),
+            ],
+        )
+
+    async def choose(self, g: G, key: str) -> None:
+        if key == LANGUAGE:
+            g.go(LANGUAGE)
+        elif key == "off":
+            await leave_guided_mode(g)
+
+
+async def leave_guided_mode(g: G) -> None:
+    from bot.keyboards.menu import main_menu
+
+    await residents.set_guided_mode(g.session, g.resident, False)
+    await g.state.clear()
+    await g.message.answer(_("Simple mode is off. You can turn it on again in ⚙️ Settings."), reply_markup=main_menu())
+    raise LeftGuidedMode
+
+
+class LeftGuidedMode(Exception):
+    """Raised to stop the engine from drawing another guided screen."""
+
+
+@page
+class Language(Page):
+    id = LANGUAGE
+
+    async def render(self, g: G) -> Screen:
+        return Screen(_("Choose your language."), [Option("zh_Hans", "🇨🇳 中文"), Option("en", "🇬🇧 English")])
+
+    async def choose(self, g: G, key: str) -> None:
+        if key in LOCALES:
+            await residents.set_language(g.session, g.resident, key)
+            g.i18n.ctx_locale.set(key)
+            g.home()
+
+
+async def not_understood(g: G, text: str) -> None:
+    """Typed text in simple mode: answer it if the knowledge base can, otherwise offer a person."""
+    text = text.strip()[:500]
+    if not text:
+        await g.say(_("Please tap one of the big buttons below."))
+        return
+    now = g.ctx.clock.now()
+    result = g.ctx.matcher.match(text, g.lang)
+    if result.outcome == "answer" and result.topic:
+        await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
+                                     outcome=QuestionOutcome.answered, now=now, topic=result.topic,
+                                     score=result.score)
+        g.data.pop("misses", None)
+        g.data["topic"] = result.topic
+        g.go(GUIDE_TOPIC)
+        return
+    await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
+                                 outcome=QuestionOutcome.no_match, now=now, topic=None, score=result.score)
+    misses = g.data["misses"] = g.data.get("misses", 0) + 1
+    if misses >= MISSES_BEFORE_OFFER:
+        g.data.pop("misses", None)
+        await g.say(_("Sorry, I did not understand. A colleague can help you."))
+        g.go(PERSON)
+    else:
+        await g.say(_("Sorry, I did not understand. Please tap one of the big buttons below."))

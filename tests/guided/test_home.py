@@ -1,0 +1,108 @@
+"""Guided mode: home, navigation, settings, talking to a person and calling back, by buttons only."""
+
+from sqlalchemy import select
+
+from core.enums import TicketKind
+from db.models import Conversation, Resident, Ticket
+from tests import updates
+from tests.guided.conftest import GRANNY
+
+
+async def test_start_shows_big_buttons_and_numbers_work(granny) -> None:
+    home = await granny.start()
+    assert len(home.flat) == 6 and all(b[0].isdigit() for b in home.flat)
+    more = await granny.tap("➕")
+    assert any("⚡" in b for b in more.flat)
+    assert (await granny.home()).flat == home.flat
+    # Typing the number is the same as tapping the button.
+    assert (await granny.type_number(6)).flat == more.flat
+    assert (await granny.back()).flat == home.flat
+
+
+async def test_typed_text_is_answered_or_after_two_misses_a_person_is_offered(granny, demo) -> None:
+    await granny.start()
+    screen = await granny._feed(updates.text("今天天气怎么样", user_id=GRANNY))
+    assert "没听懂" in screen.texts[0] or "did not understand" in screen.texts[0]
+    screen = await granny._feed(updates.text("买菜去哪里", user_id=GRANNY))
+    assert any("📞" in b for b in screen.flat)  # the person screen: chat or call back
+
+
+async def test_call_me_back_opens_a_24_hour_ticket_with_the_shared_number(granny, demo) -> None:
+    await granny.start()
+    await granny.tap("👩‍💼")
+    await granny.share_contact("13800000003", own=False)  # somebody else's card is refused
+    async with demo.sessionmaker() as s:
+        assert (await s.execute(select(Ticket).where(Ticket.kind == TicketKind.callback))).first() is None
+    screen = await granny.share_contact("13800000003")
+    async with demo.sessionmaker() as s:
+        [ticket] = (await s.execute(select(Ticket).where(Ticket.kind == TicketKind.callback))).scalars()
+    assert ticket.resident_id == GRANNY and ticket.number in " ".join(screen.texts)
+    assert (ticket.deadline_at - ticket.created_at).total_seconds() <= 24 * 3600
+    assert any("➕" in b for b in screen.flat)  # back home
+
+
+async def test_chat_with_a_person_then_typed_text_goes_to_the_agent(granny, demo) -> None:
+    await granny.start()
+    await granny.tap("👩‍💼")
+    await granny.tap("💬")
+    async with demo.sessionmaker() as s:
+        [conv] = (await s.execute(select(Conversation).where(Conversation.resident_id == GRANNY))).scalars()
+    assert conv.priority >= 1  # simple-mode residents come first
+    granny.bot.clear()
+    await granny.dp.feed_update(granny.bot, updates.text("我家燃气表不走了", user_id=GRANNY))
+    async with demo.sessionmaker() as s:
+        from db.models import ConversationMessage
+
+        texts = [m.text for m in (await s.execute(select(ConversationMessage))).scalars()]
+    assert "我家燃气表不走了" in texts
+
+
+async def test_settings_language_and_leaving_simple_mode(granny, demo) -> None:
+    await granny.start()
+    await granny.tap("➕")
+    await granny.tap("⚙️")
+    await granny.tap("🌐")
+    screen = await granny.tap("English")
+    assert "What do you need" in screen.text
+    await granny.tap("➕")
+    await granny.tap("⚙️")
+    granny.bot.clear()
+    await granny.dp.feed_update(granny.bot, updates.text(granny.screen.find("off"), user_id=GRANNY))
+    assert "Simple mode is off" in granny.bot.texts()[-1]
+    async with demo.sessionmaker() as s:
+        assert (await s.get(Resident, GRANNY)).guided_mode is False
+
+
+async def test_voice_note_goes_to_a_person_with_priority(granny, demo) -> None:
+    await granny.start()
+    granny.bot.clear()
+    await granny.dp.feed_update(granny.bot, updates.voice(user_id=GRANNY))
+    async with demo.sessionmaker() as s:
+        [conv] = (await s.execute(select(Conversation).where(Conversation.resident_id == GRANNY))).scalars()
+    assert conv.priority >= 2 and granny.bot.texts()
+
+
+async def test_offered_at_first_contact_and_after_two_misses(demo, dp, bot) -> None:
+    from bot.routers.start import GuidedOffer, GuidedOfferCallback, Lang, LanguageCallback
+
+    new = 777001
+    await dp.feed_update(bot, updates.text("/start", user_id=new))
+    await dp.feed_update(bot, updates.callback(LanguageCallback(code=Lang.zh).pack(), user_id=new))
+    offer = bot.sent()[-1]
+    assert "简易" in offer.text and offer.reply_markup.inline_keyboard
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(GuidedOfferCallback(choice=GuidedOffer.on).pack(), user_id=new))
+    home = bot.sent()[-1]
+    assert len([b for row in home.reply_markup.keyboard for b in row]) == 6
+    async with demo.sessionmaker() as s:
+        assert (await s.get(Resident, new)).guided_mode is True
+
+    # A resident in the normal mode who is not understood twice is offered simple mode again.
+    other = 777002
+    await dp.feed_update(bot, updates.text("/start", user_id=other))
+    await dp.feed_update(bot, updates.callback(LanguageCallback(code=Lang.zh).pack(), user_id=other))
+    bot.clear()
+    for text in ("今天天气怎么样", "股票会涨吗"):
+        await dp.feed_update(bot, updates.text(text, user_id=other))
+    buttons = [b.text for row in bot.sent()[-1].reply_markup.inline_keyboard for b in row]
+    assert any("简易" in b for b in buttons)
