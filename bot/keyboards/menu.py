@@ -43,16 +43,16 @@ def main_menu() -> ReplyKeyboardMarkup:
 
 def is_menu_text(text: str) -> bool:
     """True if ``text`` is a menu button in any language."""
+    return any(text in translations(item) for item in (*MAIN_MENU, *ESCAPE_TEXTS))
+
+
+def translations(item: object) -> set[str]:
+    """A lazy menu text in every language (just the msgid outside a dispatcher)."""
+    msgid = msgid_of(item)
     i18n = I18n.get_current(no_error=True)
-    for item in (*MAIN_MENU, *ESCAPE_TEXTS):
-        msgid = msgid_of(item)
-        if i18n is None:
-            if text == msgid:
-                return True
-            continue
-        if any(text == i18n.gettext(msgid, locale=loc) for loc in LOCALES):
-            return True
-    return False
+    if i18n is None:
+        return {msgid}
+    return {i18n.gettext(msgid, locale=loc) for loc in LOCALES}
 
 
 def msgid_of(item: object) -> str:

@@ -106,3 +106,9 @@ async def test_offered_at_first_contact_and_after_two_misses(demo, dp, bot) -> N
         await dp.feed_update(bot, updates.text(text, user_id=other))
     buttons = [b.text for row in bot.sent()[-1].reply_markup.inline_keyboard for b in row]
     assert any("简易" in b for b in buttons)
+
+
+async def test_a_button_of_the_normal_menu_opens_the_same_task_in_simple_mode(granny) -> None:
+    await granny.start()
+    screen = await granny._feed(updates.text("⚙️ 设置", user_id=GRANNY))  # an old keyboard still on screen
+    assert any("🌐" in b for b in screen.flat)

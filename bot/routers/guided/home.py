@@ -161,6 +161,11 @@ async def not_understood(g: G, text: str) -> None:
     if not text:
         await g.say(_("Please tap one of the big buttons below."))
         return
+    menu_page = _menu_page(text)
+    if menu_page is not None:  # a button of the normal menu, from an old keyboard still on screen
+        g.home()
+        g.go(menu_page)
+        return
     now = g.ctx.clock.now()
     result = g.ctx.matcher.match(text, g.lang)
     if result.outcome == "answer" and result.topic:
@@ -180,3 +185,12 @@ async def not_understood(g: G, text: str) -> None:
         g.go(PERSON)
     else:
         await g.say(_("Sorry, I did not understand. Please tap one of the big buttons below."))
+
+
+def _menu_page(text: str) -> str | None:
+    from bot.keyboards import menu
+
+    pages = ((menu.MENU_GUIDES, GUIDES), (menu.MENU_FAULT, FAULT), (menu.MENU_VISIT, VISIT),
+             (menu.MENU_BALANCE, BALANCE), (menu.MENU_OUTAGES, OUTAGES), (menu.MENU_REQUESTS, REQUESTS),
+             (menu.MENU_COMPLAINT, COMPLAINT), (menu.MENU_HUMAN, PERSON), (menu.MENU_SETTINGS, SETTINGS))
+    return next((page_id for item, page_id in pages if text in menu.translations(item)), None)
