@@ -113,3 +113,6 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(reports.router)
     app.include_router(knowledge.router)
     app.include_router(audit.router)
+    from api.console import notices as console_notices  # issue 3: written notices on file (R1)
+
+    app.include_router(console_notices.router)

@@ -54,7 +54,7 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
     dp.update.outer_middleware(DbSessionMiddleware(ctx.sessionmaker))
     dp.update.outer_middleware(ResidentMiddleware())
     dp.update.outer_middleware(ResidentI18nMiddleware(build_i18n(ctx)))
-    dp.update.outer_middleware(ThrottlingMiddleware())
+    dp.update.outer_middleware(ThrottlingMiddleware(burst=ctx.settings.flood_burst, window=ctx.settings.flood_window))
     dp.update.outer_middleware(MenuEscapeMiddleware())
     dp.include_routers(*get_routers())
     return dp

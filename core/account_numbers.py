@@ -10,18 +10,17 @@ import re
 from core.enums import Utility
 
 PREFIX = {Utility.gas: "1", Utility.water: "2", Utility.power: "3"}
-_PATTERN = re.compile(r"^[123]\d{9}$")
+_PATTERN = re.compile(r"^[123][0-9]{9}$")  # ASCII digits only (\d would take any script's digits)
+_SEPARATORS = re.compile(r"[\s\-–—_.]")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its digits summed (Luhn)
 
 
 def _luhn_digit(body: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+        d = ord(ch) - 48
+        total += _DOUBLED[d] if i % 2 == 0 else d
     return str((10 - total % 10) % 10)
 
 
@@ -32,8 +31,9 @@ def make(utility: Utility, serial: int) -> str:
 
 def clean(text: str) -> str:
     """Accept what residents type: spaces, dashes, full-width digits."""
-    table = str.maketrans("０１２３４５６７８９", "0123456789")
-    return re.sub(r"[\s\-–—_.]", "", text.translate(table))
+    if text.isdigit() and text.isascii():  # the usual case, e.g. every row of a billing file
+        return text
+    return _SEPARATORS.sub("", text.translate(_FULLWIDTH))
 
 
 def is_valid(number: str) -> bool:

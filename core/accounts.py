@@ -18,7 +18,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core import audit, ledger, tariffs
 from core.clock import local
@@ -131,7 +131,7 @@ async def get_link(session: AsyncSession, resident_id: int, account_id: int) -> 
     """The resident's link to this account, or None: the ownership check behind every button."""
     q = (
         select(AccountLink)
-        .options(selectinload(AccountLink.account))
+        .options(joinedload(AccountLink.account, innerjoin=True))  # one round trip: this runs on every tap
         .where(AccountLink.resident_id == resident_id, AccountLink.account_id == account_id)
     )
     return (await session.execute(q)).scalar_one_or_none()
@@ -421,3 +421,41 @@ async def check_topup(session: AsyncSession, *, resident_id: int, account_id: in
     if amount_fen > high:
         return TopupCheck(TopupProblem.above_max, low, high, account)
     return TopupCheck(None, low, high, account)
+
+
+# --- guided mode: linking by the resident's own phone (issue 8) ---------------------------------------------
+
+
+def short_address(account: UtilityAccount) -> str:
+    """Street and building only (人民路12号): enough for residents to recognise their home on a big button,
+    without the room (a phone number on file may be stale, R15)."""
+    street = (account.street or "")[:5]
+    return f"{street}{account.building}号" if account.building else street or account.district
+
+
+async def accounts_with_phone(session: AsyncSession, *, resident_id: int, phone: str) -> list[UtilityAccount]:
+    """Accounts whose phone on file matches ``phone`` and that the resident has not linked yet.
+
+    ``phone`` must be the resident's OWN contact (the caller checks that): sharing it is the proof of
+    ownership, so only after it are these accounts named. Matching is the same as ``verify_and_link``'s.
+    """
+    digits = _phone_digits(phone)
+    if len(digits) < 7:
+        return []
+    linked = select(AccountLink.account_id).where(AccountLink.resident_id == resident_id)
+    q = (
+        select(UtilityAccount)
+        .where(UtilityAccount.phone.endswith(digits), UtilityAccount.id.not_in(linked),
+               UtilityAccount.state != AccountState.dismantled)
+        .order_by(UtilityAccount.id)
+    )
+    return [a for a in (await session.execute(q)).scalars() if _proof_ok(a, LinkMethod.contact, phone)]
+
+
+async def record_failed_link(session: AsyncSession, *, resident: Resident, now: datetime) -> LinkResult:
+    """Count a proof that failed before any number was chosen (somebody else's contact) under the same lock
+    rules as ``verify_and_link``; commits."""
+    until = locked_until(resident, now)
+    if until is not None:
+        return LinkResult(LinkStatus.locked, attempts_left=0, locked_until=until)
+    return await _failed(session, resident, now)

@@ -123,8 +123,12 @@ def usage_chart_png(
         py = bottom - avg * scale
         for x in range(left, right, 14):
             draw.line((x, py, min(x + 7, right), py), fill=(192, 57, 43), width=2)
-        draw.text((right, py - 4), f"{avg_label} {avg:.1f}", fill=(192, 57, 43),
-                  font=f_small, anchor="rb")
+        text = f"{avg_label} {avg:.1f}"
+        box = draw.textbbox((right - 4, py - 6), text, font=f_small, anchor="rb")
+        # A white label box: readable even where the line crosses a bar.
+        draw.rounded_rectangle((box[0] - 6, box[1] - 3, box[2] + 4, box[3] + 3), radius=4, fill=(255, 255, 255),
+                               outline=(192, 57, 43))
+        draw.text((right - 4, py - 6), text, fill=(192, 57, 43), font=f_small, anchor="rb")
 
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=True)

@@ -134,6 +134,15 @@ async def active_conversation(session: AsyncSession, resident_id: int) -> Conver
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def conversation_for_update(session: AsyncSession, resident_id: int) -> Conversation | None:
+    """``active_conversation``, asked once per update: the bot's filters ask it for every message, and the
+    session lives exactly one update, so its ``info`` dict is the right cache."""
+    cache = session.info.setdefault("active_conversation", {})
+    if resident_id not in cache:
+        cache[resident_id] = await active_conversation(session, resident_id)
+    return cache[resident_id]
+
+
 async def request_handoff(
     session: AsyncSession,
     *,
@@ -175,6 +184,7 @@ async def request_handoff(
                                     content_type="text", text=f"handoff:{conv.reason}", created_at=now,
                                     guard_override=False))
     await session.commit()  # the request is safe before anything else can fail
+    session.info.pop("active_conversation", None)
     if off_hours:
         await _open_callback_ticket(session, ctx=ctx, resident=resident, conv=conv)
     await ctx.live.publish("queue", action="new", conversation_id=conv.id)
@@ -267,6 +277,7 @@ async def end_by_resident(session: AsyncSession, *, ctx: AppContext, conversatio
     if served:
         await _send_survey(session, ctx=ctx, conversation=conversation)
     await session.commit()
+    session.info.pop("active_conversation", None)
     await _publish_closed(ctx, conversation)
     return True
 
@@ -299,14 +310,15 @@ async def queue_view(session: AsyncSession, *, staff: StaffUser, now: datetime) 
         .order_by(Conversation.priority.desc(), Conversation.id).limit(QUEUE_LIMIT)
     )).all()
     view.waiting = [QueueItem(c, r, i) for i, (c, r) in enumerate(waiting, 1)]
-    view.waiting_total = (await session.execute(
-        select(func.count()).select_from(Conversation).where(Conversation.status == ConversationStatus.queued)
-    )).scalar_one()
-    if view.waiting_total:
-        oldest = (await session.execute(
-            select(func.min(Conversation.created_at)).where(Conversation.status == ConversationStatus.queued)
-        )).scalar_one()
-        view.oldest_wait = now - oldest if oldest else None
+    if len(waiting) < QUEUE_LIMIT:  # the whole queue is on the page: no need to ask the database again
+        view.waiting_total = len(waiting)
+        oldest = min((c.created_at for c, _ in waiting), default=None)
+    else:
+        view.waiting_total, oldest = (await session.execute(
+            select(func.count(), func.min(Conversation.created_at))
+            .where(Conversation.status == ConversationStatus.queued)
+        )).one()
+    view.oldest_wait = now - oldest if oldest else None
     mine = (await session.execute(
         select(Conversation, Resident).join(Resident, Resident.id == Conversation.resident_id)
         .where(Conversation.status == ConversationStatus.active,

@@ -62,28 +62,33 @@ class LedgerTotals:
 
 
 async def totals(session: AsyncSession, account_id: int, *, since: datetime) -> LedgerTotals:
-    """Balance, recent charges and the last payment of one account in two indexed queries."""
+    """Balance, recent charges and the last payment of one account in one indexed query (one round trip)."""
     recent_charge = and_(LedgerEntry.kind == LedgerKind.charge, LedgerEntry.posted_at >= since)
+
+    def last_payment(column):
+        return (
+            select(column)
+            .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == LedgerKind.payment)
+            .order_by(LedgerEntry.posted_at.desc(), LedgerEntry.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
     agg = select(
         func.coalesce(func.sum(LedgerEntry.amount_fen), 0),
         func.coalesce(func.sum(case((recent_charge, -LedgerEntry.amount_fen), else_=0)), 0),
         func.count(case((recent_charge, 1))),
         func.min(case((recent_charge, LedgerEntry.posted_at))),
         func.max(case((recent_charge, LedgerEntry.posted_at))),
+        last_payment(LedgerEntry.amount_fen),
+        last_payment(LedgerEntry.posted_at),
     ).where(LedgerEntry.account_id == account_id)
-    balance, charges, count, first, last = (await session.execute(agg)).one()
-    pay_q = (
-        select(LedgerEntry.amount_fen, LedgerEntry.posted_at)
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == LedgerKind.payment)
-        .order_by(LedgerEntry.posted_at.desc(), LedgerEntry.id.desc())
-        .limit(1)
-    )
-    pay = (await session.execute(pay_q)).first()
+    balance, charges, count, first, last, pay_fen, pay_at = (await session.execute(agg)).one()
     # min/max over a CASE lose the column type on some backends: normalise to aware datetimes.
     return LedgerTotals(
         balance_fen=int(balance), charges_fen=int(charges), charge_count=int(count),
         first_charge_at=_aware(first), last_charge_at=_aware(last),
-        last_payment_fen=None if pay is None else int(pay[0]), last_payment_at=None if pay is None else pay[1],
+        last_payment_fen=None if pay_fen is None else int(pay_fen), last_payment_at=_aware(pay_at),
     )
 
 

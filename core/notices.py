@@ -407,3 +407,23 @@ async def notices_of(session: AsyncSession, resident_id: int, limit: int = 20) -
 async def get_notice(session: AsyncSession, reference: str) -> ChecklistNotice | None:
     q = select(ChecklistNotice).where(ChecklistNotice.reference == reference)
     return (await session.execute(q)).scalar_one_or_none()
+
+
+async def recent_notices(session: AsyncSession, *, search: str = "", limit: int = 100,
+                         ) -> list[tuple[ChecklistNotice, Resident | None]]:
+    """Notices on file for the console, newest first, with their resident (if still known).
+
+    ``search`` is a reference (or its start, e.g. "GZ-20261123"), a resident's Telegram id or a
+    topic slug; anything else matches nothing rather than everything.
+    """
+    q = (select(ChecklistNotice, Resident).outerjoin(Resident, Resident.id == ChecklistNotice.resident_id)
+         .order_by(ChecklistNotice.id.desc()).limit(limit))
+    search = search.strip()[:64]
+    if search:
+        if search.isdigit():
+            q = q.where(ChecklistNotice.resident_id == int(search))
+        elif search.upper().startswith(REFERENCE_PREFIX + "-"):
+            q = q.where(ChecklistNotice.reference.startswith(search.upper(), autoescape=True))
+        else:
+            q = q.where(ChecklistNotice.topic == search)
+    return [(n, r) for n, r in (await session.execute(q)).all()]

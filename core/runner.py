@@ -72,7 +72,18 @@ async def run(settings: Settings, parts: set[str]) -> None:
                     await asyncio.sleep(0.05)
             with contextlib.suppress(Exception):
                 await set_commands(bot)
-            await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+            delay = 1.0
+            while not stop.is_set():
+                # aiogram retries failed polls itself, but not its start-up call (getMe): a network error
+                # there (the API not reachable yet, a reset connection) must not stop the whole process.
+                try:
+                    await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+                    return
+                except Exception as e:
+                    log.warning("bot polling stopped (%r); restarting in %.0f s", e, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 30.0)
 
         tasks.append(asyncio.create_task(poll(), name="bot"))
     if "worker" in parts:

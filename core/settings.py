@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     login_lock_seconds: int = 15 * 60
     api_tokens: list[SecretStr] = []
 
+    # Flood protection per resident: more than ``flood_burst`` updates in ``flood_window`` seconds are dropped
+    # (with one polite notice); a person tapping quickly stays far below it.
+    flood_burst: int = 20
+    flood_window: float = 10.0
+
     default_locale: str = "zh_Hans"
     timezone: str = "Asia/Shanghai"
     calendar_file: Path = ROOT / "core" / "data" / "holidays.yaml"

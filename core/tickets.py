@@ -7,7 +7,6 @@ acting ``StaffUser``; integrations acting through an API token have ``staff.id i
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import math
@@ -21,6 +20,7 @@ from typing import Any
 
 from babel.dates import format_skeleton
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -219,12 +219,18 @@ def deadline_for(ctx: Any, kind: TicketKind, priority: Priority, now: datetime) 
 
 
 async def _rollback_keeping(session: AsyncSession, *objects: Any) -> None:
-    """Roll back, then reload the caller's objects (a rollback expires them, and async code cannot lazy-load)."""
+    """Roll back, then reload the caller's objects (a rollback expires them, and async code cannot lazy-load).
+
+    Only the instance state is inspected: reading an attribute of an expired object here would try a
+    synchronous lazy load (MissingGreenlet). Objects of another session, or transient ones such as the
+    synthetic staff member of an API token, are left alone.
+    """
     await session.rollback()
     for obj in objects:
-        if obj is not None and getattr(obj, "id", None) is not None:
-            with contextlib.suppress(Exception):  # e.g. the synthetic staff member of an API token
-                await session.refresh(obj)
+        state = sa_inspect(obj, raiseerr=False) if obj is not None else None
+        if state is None or not state.persistent or state.session is not session.sync_session:
+            continue
+        await session.refresh(obj)
 
 
 async def _publish(ctx: Any, topic: str, **data: Any) -> None:
@@ -503,10 +509,13 @@ async def add_resident_report(
 ) -> TicketEvent:
     """A repeated report of a known problem: kept on the open ticket so its owner sees it (nothing is lost)."""
     if key:
+        # Lock the ticket row (PostgreSQL) so two devices sending the same form add one report, not two.
+        await session.execute(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
         events = await session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
                                                                  TicketEvent.kind == "report"))
         for ev in events.scalars():
             if (ev.data or {}).get("key") == key:
+                await session.commit()  # ends the transaction and so releases the row lock
                 return ev
     now = ctx.clock.now()
     event = TicketEvent(ticket_id=ticket.id, at=now, kind="report", resident_id=resident.id,
@@ -1030,3 +1039,50 @@ async def escalate_overdue(session: AsyncSession, *, ctx: Any, now: datetime) ->
     for _, number in flagged:
         await _publish(ctx, "supervisor.alert", reason="overdue", number=number)
     return [n for _, n in flagged]
+
+
+# --- what needs a supervisor (R2, R3, R4, R5, R7, R20) ------------------------------------------------------
+
+
+@dataclass
+class SupervisorQueue:
+    """Open work a supervisor must see: the persistent side of the live ``supervisor.alert`` events."""
+
+    tickets: list[Ticket]
+    appointments: list[Appointment]
+
+
+def supervisor_reason(ticket: Ticket, now: datetime) -> str:
+    """Why a ticket is in the supervisor queue (the first that applies)."""
+    if ticket.kind is TicketKind.followup:
+        return "low_score_followup"  # R4: a score of 6 or less
+    if ticket.kind is TicketKind.complaint and (ticket.complaint_level == 2 or ticket.complaint_class == "A"):
+        return "major_complaint"  # R5: straight to leadership
+    if ticket.deadline_at < now:
+        return "overdue"  # R3 / R7
+    if ticket.priority is Priority.emergency:
+        return "emergency"  # R20
+    return "escalated"
+
+
+async def supervisor_queue(session: AsyncSession, *, now: datetime, limit: int = 200) -> SupervisorQueue:
+    """Open tickets that are escalated, overdue, emergencies, major complaints or R4 follow-up tasks, and visit
+    requests not answered within 1 working day (R2); most urgent deadline first."""
+    limit = max(1, min(limit, 500))
+    needs = or_(
+        Ticket.escalated_at.is_not(None),
+        Ticket.deadline_at < now,
+        Ticket.priority == Priority.emergency,
+        Ticket.kind == TicketKind.followup,
+        and_(Ticket.kind == TicketKind.complaint,
+             or_(Ticket.complaint_level == 2, Ticket.complaint_class == "A")),
+    )
+    rows = await session.execute(
+        select(Ticket).where(Ticket.status.in_(OPEN_TICKET_STATUSES), needs)
+        .order_by(Ticket.deadline_at, Ticket.id).limit(limit)
+    )
+    appts = await session.execute(
+        select(Appointment).where(Appointment.status == AppointmentStatus.requested, Appointment.respond_by < now)
+        .order_by(Appointment.respond_by, Appointment.id).limit(limit)
+    )
+    return SupervisorQueue(list(rows.scalars()), list(appts.scalars()))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -257,6 +258,14 @@ class Ticket(Base):
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEvent.id"
+    )
+
+    # The desk's open / overdue / "my open" lists walk open tickets by deadline: a partial index keeps them
+    # bounded by the open work, not by years of closed history (bench/console, issue 6).
+    __table_args__ = (
+        Index("ix_ticket_open_deadline", "deadline_at", "id",
+              postgresql_where=text("status IN ('new', 'accepted', 'in_progress')"),
+              sqlite_where=text("status IN ('new', 'accepted', 'in_progress')")),
     )
 
 

@@ -55,8 +55,10 @@ im ive id its s t d ll m re ve
 """.split())  # noqa: SIM905 - a word list reads better as text
 
 # Light English stemming: enough to join "meters/meter", "charged/charge", "leaking/leak".
-_EN_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""),
+# (suffix, replacement, shortest stem left); "-ure" joins "closure" to "close".
+_EN_SUFFIXES: tuple[tuple[str, str, int], ...] = (
+    ("ies", "y", 3), ("ied", "y", 3), ("ing", "", 3), ("ure", "", 4), ("ed", "", 3), ("es", "", 3),
+    ("s", "", 3),
 )
 _EN_KEEP = frozenset({"gas", "bus", "yes", "this", "is", "was", "has", "ies", "address", "less", "access",
                       "process", "business", "glass", "pass", "class", "series", "news"})
@@ -94,7 +96,7 @@ def _t2s_triggers() -> frozenset[str]:
 
 def to_simplified(text: str) -> str:
     triggers = _t2s_triggers()
-    if any(c in triggers for c in text):
+    if not triggers.isdisjoint(text):
         return _t2s().convert(text)
     return text
 
@@ -110,12 +112,13 @@ def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
 def en_stem(word: str) -> str:
     if len(word) <= 3 or word in _EN_KEEP:
         return word
-    for suffix, repl in _EN_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+    for suffix, repl, min_stem in _EN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
             word = word[: -len(suffix)] + repl
             break
-    # "leak/leaks", "charge/charged/charging" -> same stem
-    if len(word) > 4 and word.endswith("e"):
+    # "charge/charged/charging", "rate/rates" -> same stem (a final e is dropped whether or not
+    # a suffix was, so "rates" -> "rat" meets "rate" -> "rat")
+    if len(word) >= 4 and word.endswith("e"):
         word = word[:-1]
     return word
 

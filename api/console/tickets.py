@@ -69,17 +69,24 @@ async def ticket_list(
     except tickets.InvalidInput:
         page = await tickets.list_tickets(session, f, now=now, sort=sort, limit=PAGE)
     staff = await handoff.active_staff(session)
-    names = {s.id: s.display_name for s in staff} | await handoff.staff_names(
-        session, {t.owner_id for t in page.items if t.owner_id})
+    names = await _names(session, staff, {t.owner_id for t in page.items})
     params = {k: v for k, v in request.query_params.multi_items() if k != "cursor"}
     next_url = None
     if page.next_cursor:
         next_url = "/console/tickets?" + urlencode([*params.items(), ("cursor", page.next_cursor)])
     return render(request, "console/tickets.html", page=page, now=now, names=names, staff=staff,
-                  kinds=list(TicketKind), statuses=list(TicketStatus), utilities=list(Utility), districts=DISTRICTS,
+                  kinds=list(TicketKind), statuses=list(TicketStatus), utilities=list(Utility),
+                  districts=await tickets.service_districts(session) or DISTRICTS,
                   sel={"kind": set(kind), "status": set(status), "utility": utility, "district": district,
                        "owner": owner, "overdue": overdue, "open": open, "q": q, "sort": sort},
                   next_url=next_url, open_statuses=OPEN_TICKET_STATUSES)
+
+
+async def _names(session, staff: list[StaffUser], ids: set[int | None]) -> dict[int, str]:
+    """Display names for owners and history: active staff are already loaded; look up only former staff."""
+    names = {s.id: s.display_name for s in staff}
+    missing = {i for i in ids if i is not None and i not in names}
+    return names | await handoff.staff_names(session, missing) if missing else names
 
 
 async def _ticket(session, number: str) -> Ticket:
@@ -94,8 +101,7 @@ async def _detail(request: Request, session, ctx, number: str, user: StaffUser, 
     ticket = await _ticket(session, number)
     resident = await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
     staff = await handoff.active_staff(session)
-    ids = {e.staff_id for e in ticket.events if e.staff_id} | {ticket.owner_id} - {None}
-    names = {s.id: s.display_name for s in staff} | await handoff.staff_names(session, ids)
+    names = await _names(session, staff, {e.staff_id for e in ticket.events} | {ticket.owner_id})
     duplicate_of = await session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     next_statuses = [s for s in TRANSITIONS[ticket.status] if s is not TicketStatus.duplicate]
     return render(request, "console/ticket.html", status_code=status_code, ticket=ticket, resident=resident,

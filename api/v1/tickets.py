@@ -380,3 +380,34 @@ async def satisfaction(session: SessionDep, ctx: CtxDep, user: SupervisorDep,
     return SatisfactionOut(sent=s.sent, answered=s.answered, response_rate=s.response_rate, attitude=s.attitude,
                            ability=s.ability, score=s.score, percent=s.percent, low=s.low,
                            by_category={k: row(v) for k, v in s.by_category.items()})
+
+
+# --- what needs a supervisor -------------------------------------------------------------------------------------
+
+
+class EscalatedTicketOut(TicketOut):
+    reason: str = Field(description="low_score_followup | major_complaint | overdue | emergency | escalated")
+
+
+class EscalationsOut(BaseModel):
+    tickets: list[EscalatedTicketOut]
+    appointments: list[dict[str, Any]] = Field(description="visit requests not answered within 1 working day (R2)")
+
+
+@router.get("/escalations", response_model=EscalationsOut, tags=["reports"])
+async def escalations(session: SessionDep, ctx: CtxDep, user: SupervisorDep,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 200) -> EscalationsOut:
+    """The supervisor's queue: overdue or escalated tickets, emergencies, level-2 / class-A complaints, R4
+    follow-up tasks and unanswered visit requests; the lasting counterpart of the live alerts."""
+    from api.v1.appointments import AppointmentOut
+
+    now = ctx.clock.now()
+    q = await tickets.supervisor_queue(session, now=now, limit=limit)
+    items = [EscalatedTicketOut(**_out(t, now).model_dump(), reason=tickets.supervisor_reason(t, now))
+             for t in q.tickets]
+    appts = []
+    for a in q.appointments:
+        out = AppointmentOut.model_validate(a)
+        out.unanswered_overdue = True
+        appts.append(out.model_dump(mode="json"))
+    return EscalationsOut(tickets=items, appointments=appts)

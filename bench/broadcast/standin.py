@@ -5,7 +5,10 @@
 * anything over a limit gets ``429 Too Many Requests`` with ``parameters.retry_after`` (whole seconds,
   at least 1, as Telegram sends it) and is *not* delivered;
 * ``failure_rate`` of the calls fail at random before delivery (half 500s, half dropped connections);
-* chats in ``blocked`` get ``403 Forbidden: bot was blocked by the user``.
+* chats in ``blocked`` get ``403 Forbidden: bot was blocked by the user``;
+* with ``hold_after=K``, every message after the K-th is delivered but its answer is held back until
+  ``release()`` — a sender killed meanwhile has these messages in flight (accepted, not yet marked): the
+  exact SIGKILL duplicate window, made deterministic for tests.
 
 Every delivered message is recorded per chat, so a test or a benchmark can count duplicates and misses.
 Used in-process (``StandIn.start()``) by the tests and the benchmark, or alone:
@@ -31,7 +34,8 @@ WINDOW = 1.0
 
 class StandIn:
     def __init__(self, *, global_rate: int = 30, chat_interval: float = 1.0, failure_rate: float = 0.0,
-                 blocked: set[int] | None = None, latency: float = 0.0, seed: int | None = None) -> None:
+                 blocked: set[int] | None = None, latency: float = 0.0, seed: int | None = None,
+                 hold_after: int | None = None) -> None:
         self.global_rate = global_rate
         self.chat_interval = chat_interval
         self.failure_rate = failure_rate
@@ -48,6 +52,9 @@ class StandIn:
         self.failures = 0
         self.forbidden = 0
         self.max_in_window = 0
+        self.hold_after = hold_after
+        self.held = 0
+        self._released = asyncio.Event()
         self._next_id = 1
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -70,6 +77,7 @@ class StandIn:
         return f"http://{host}:{self.port}"
 
     async def stop(self) -> None:
+        self._released.set()
         if self.runner is not None:
             await self.runner.cleanup()
 
@@ -104,7 +112,16 @@ class StandIn:
             return web.json_response({"ok": False, "error_code": 429,
                                       "description": f"Too Many Requests: retry after {retry}",
                                       "parameters": {"retry_after": retry}}, status=429)
-        return _ok(self._deliver(chat_id, params))
+        result = self._deliver(chat_id, params)
+        if self.hold_after is not None and self._next_id - 1 > self.hold_after:  # ids count deliveries
+            self.held += 1
+            await self._released.wait()
+        return _ok(result)
+
+    def release(self) -> None:
+        """Answer the held requests (if anyone still listens) and hold nothing from now on."""
+        self.hold_after = None
+        self._released.set()
 
     # --- the limits ----------------------------------------------------------------------------------------
 
@@ -143,7 +160,7 @@ class StandIn:
             "duplicates": sum(n - 1 for n in self.delivered.values() if n > 1),
             "too_many_requests": self.too_many, "failures": self.failures, "forbidden": self.forbidden,
             "span_seconds": round(span, 3), "rate": round((total - 1) / span, 3) if span > 0 else None,
-            "max_in_one_second": self.max_in_window,
+            "max_in_one_second": self.max_in_window, "held": self.held,
         }
 
 

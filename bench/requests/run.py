@@ -273,14 +273,18 @@ async def seed_tickets(ctx: AppContext, count: int) -> dict[str, Any]:
         TicketStatus.new, TicketStatus.accepted, TicketStatus.in_progress]
     cats = ["no_gas", "no_water", "water_leak", "low_pressure", "meter_fault", "power_cut", "gas_leak", "other"]
     batch = []
+    sample = ""  # a number that exists, for the lookup case
     start = NOW - timedelta(days=120)
     async with ctx.engine.begin() as conn:
         for i in range(count):
             created = start + timedelta(seconds=i * (120 * 86400 / count))
             kind = rng.choice(kinds)
             st = rng.choice(statuses)
+            number = f"BX-{created.astimezone(LOCAL_TZ):%Y%m%d}-{i:06d}"
+            if i == count // 2:
+                sample = number
             batch.append({
-                "number": f"BX-{created.astimezone(LOCAL_TZ):%Y%m%d}-{i:06d}", "kind": kind, "status": st,
+                "number": number, "kind": kind, "status": st,
                 "priority": Priority.emergency if rng.random() < 0.03 else Priority.normal, "resident_id": None,
                 "utility": rng.choice(list(Utility)),
                 "category": rng.choice(cats) if kind is TicketKind.fault else None,
@@ -299,7 +303,7 @@ async def seed_tickets(ctx: AppContext, count: int) -> dict[str, Any]:
 
         if conn.dialect.name == "postgresql":
             await conn.execute(text("ANALYZE ticket"))
-    return {"token": token, "owners": owners}
+    return {"token": token, "owners": owners, "sample": sample}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -341,7 +345,7 @@ async def bench_api(url: str, count: int, requests: int) -> list[tuple[str, floa
         ("complaints, created last 7 days", {"kind": "complaint",
                                             "created_from": (NOW - timedelta(days=7)).isoformat()}),
         ("page 2 (cursor)", {"_cursor": True}),
-        ("number lookup", {"number": "BX-20261001-050000"}),
+        ("number lookup", {"number": seeded["sample"]}),
         ("subject contains", {"q": "水压"}),
     ]
     results = []

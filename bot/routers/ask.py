@@ -13,6 +13,9 @@ menu buttons, commands and non-text messages are left to the other routers.
 
 from __future__ import annotations
 
+import gc
+import logging
+
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.types import CallbackQuery, Message
@@ -29,8 +32,20 @@ from core.enums import QuestionOutcome
 from db.models import Resident
 
 router = Router(name=__name__)
+log = logging.getLogger(__name__)
 
 MISSES_BEFORE_OFFER = 2
+
+
+@router.startup()
+async def load_knowledge(ctx: AppContext) -> None:
+    """Load, validate and index the topics when the bot starts, not on the first question: a broken
+    topic file stops start-up with its file and field named (knowledge.TopicError)."""
+    matcher = ctx.matcher  # loads ctx.catalogue first
+    # The catalogue and index are long-lived: move them (and everything else built at start-up) out
+    # of the collector's reach, so a full collection never walks them in the middle of a question.
+    gc.freeze()
+    log.info("knowledge base: %d topics indexed", len(matcher.slugs))
 
 
 def is_question(message: Message) -> bool:

@@ -41,7 +41,6 @@ from bot.keyboards.requests import (
     too_long,
 )
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
-from bot.routers.start import show_menu
 from core import tickets
 from core.context import AppContext
 from core.enums import Utility
@@ -87,6 +86,14 @@ class FaultCallback(CallbackData, prefix="flt"):
 # --- texts and keyboards ------------------------------------------------------------------------------------
 
 
+async def show_menu(message: Message, resident: Resident, text: str | None = None) -> None:
+    """The main menu (bot.routers.start.show_menu), imported when called: start imports the guided screens,
+    which import this module's labels, so a module-level import would be circular."""
+    from bot.routers.start import show_menu as start_menu
+
+    await start_menu(message, resident, text)
+
+
 def utility_label(utility: Utility) -> str:
     return {Utility.gas: _("🔥 Gas"), Utility.water: _("💧 Water"), Utility.power: _("⚡ Power")}[utility]
 
@@ -121,22 +128,30 @@ def categories_keyboard(utility: Utility) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def safety_text(ctx: AppContext, lang: str | None) -> str:
-    """R20: the leak safety steps and the emergency number, from the knowledge base (content is data)."""
+def gas_hotline(ctx: AppContext, lang: str | None) -> str:
+    """The 24-hour gas emergency number from the knowledge base ("" if it cannot be read)."""
     content = "en" if lang == "en" else "zh"
-    steps: list[str] = []
-    hotline = ""
     try:
-        topic = ctx.catalogue.get("gas.leak")
-        steps = [t.get(content) for t in topic.safety] if topic is not None else []
-        hotline = ctx.catalogue.value("gas_emergency", content)
+        return ctx.catalogue.value("gas_emergency", content) or ""
     except Exception:  # a broken knowledge file must never hold back safety advice
         try:
             from knowledge.loader import load_site
 
-            hotline = load_site(ctx.settings.knowledge_dir / "site.yaml")[content]["gas_emergency"]
+            return load_site(ctx.settings.knowledge_dir / "site.yaml")[content]["gas_emergency"]
         except Exception:
-            hotline = ""
+            return ""
+
+
+def safety_text(ctx: AppContext, lang: str | None) -> str:
+    """R20: the leak safety steps and the emergency number, from the knowledge base (content is data)."""
+    content = "en" if lang == "en" else "zh"
+    steps: list[str] = []
+    try:
+        topic = ctx.catalogue.get("gas.leak")
+        steps = [t.get(content) for t in topic.safety] if topic is not None else []
+    except Exception:  # a broken knowledge file must never hold back safety advice
+        steps = []
+    hotline = gas_hotline(ctx, lang)
     if not steps:
         steps = [_("No flames, no smoking, and do not touch any electrical switch or plug."),
                  _("Open doors and windows; close the valve before the gas meter if you safely can."),
@@ -172,15 +187,33 @@ def districts_keyboard(districts: list[str]) -> InlineKeyboardMarkup:
 # --- start --------------------------------------------------------------------------------------------------
 
 
+def first_question(ctx: AppContext, lang: str | None) -> str:
+    """The first question; R20: what to do about a gas smell, with the emergency line, comes before it."""
+    hotline = gas_hotline(ctx, lang)
+    warning = (_("🚨 If you smell gas: no flames, no switches, open the windows, leave, and call <b>{hotline}</b> "
+                 "(24 hours) from outside.").format(hotline=tickets.esc(hotline)) if hotline
+               else _("🚨 If you smell gas: no flames, no switches, open the windows, leave, and call the gas "
+                      "emergency line from outside."))
+    return (warning + "\n\n" + _("🛠 <b>Report a fault</b>\nWhat is the problem? If you smell gas, tap the first "
+                                  "button now."))
+
+
+# Typed instead of tapped at the first question: a gas smell must never wait for the right button.
+_GAS_WORDS = ("燃气泄漏", "燃气泄露", "煤气泄漏", "煤气泄露", "漏气", "燃气味", "煤气味", "天然气味", "臭鸡蛋味",
+              "gas leak", "smell gas", "smell of gas", "smells of gas", "leaking gas")
+
+
+def mentions_gas_leak(text: str | None) -> bool:
+    low = (text or "").lower()
+    return any(w in low for w in _GAS_WORDS)
+
+
 @router.message(F.text == MENU_FAULT)
-async def on_fault(message: Message, state: FSMContext, ctx: AppContext) -> None:
+async def on_fault(message: Message, state: FSMContext, ctx: AppContext, resident: Resident) -> None:
     await state.clear()
     await state.set_state(FaultForm.category)
     await state.set_data({"key": uuid.uuid4().hex, TOUCHED: ctx.clock.now().timestamp()})
-    await message.answer(
-        _("🛠 <b>Report a fault</b>\nWhat is the problem? If you smell gas, tap the first button now."),
-        reply_markup=first_keyboard(),
-    )
+    await message.answer(first_question(ctx, resident.language), reply_markup=first_keyboard())
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.utility))
@@ -209,13 +242,18 @@ async def on_category(query: CallbackQuery, callback_data: FaultCallback, state:
         await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
         return
     await ack(query)
+    await _category_chosen(query.message, state, session, ctx, resident, utility, category)
+
+
+async def _category_chosen(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
+                           resident: Resident, utility: Utility, category: FaultCategory) -> None:
     await state.update_data(utility=utility.value, category=category.value)
     if category is FaultCategory.gas_leak:
         # R20: safety first, before any other question.
-        await query.message.answer(safety_text(ctx, resident.language))
+        await message.answer(safety_text(ctx, resident.language))
     else:
-        await query.message.answer(_("Problem: {category}").format(category=category_label(category)))
-    await _ask_location(query.message, state, session, resident)
+        await message.answer(_("Problem: {category}").format(category=category_label(category)))
+    await _ask_location(message, state, session, resident)
 
 
 # --- place --------------------------------------------------------------------------------------------------
@@ -589,9 +627,10 @@ async def on_submit(query: CallbackQuery, callback_data: FaultCallback, state: F
             contact_name=data.get("name") or None, contact_phone=data.get("phone"), idempotency_key=data["key"],
         )
     except tickets.InvalidInput:
-        await query.message.answer(_("Sorry, something in the report is not valid. Please start again from the "
-                                     "menu."))
-        await state.clear()
+        # Nothing is thrown away: the answers stay in the form and the summary comes back to be sent again.
+        await query.message.answer(_("Sorry, we could not register the report as it is. Please check it below and "
+                                     "tap Submit again, or Cancel."))
+        await query.message.answer(summary(data), reply_markup=confirm_keyboard(data["key"]))
         return
     await state.clear()
     await query.message.answer(result_text(ctx, outcome, resident), reply_markup=main_menu())
@@ -633,7 +672,11 @@ async def on_confirm_other(message: Message, state: FSMContext) -> None:
 
 
 @router.message(FaultForm.category)
-async def on_category_other(message: Message) -> None:
+async def on_category_other(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
+                            resident: Resident) -> None:
+    if mentions_gas_leak(message.text or message.caption):
+        await _category_chosen(message, state, session, ctx, resident, Utility.gas, FaultCategory.gas_leak)
+        return
     await message.answer(_("Please choose with the buttons above. If you smell gas, leave the place and call the gas "
                            "emergency line from outside."), reply_markup=first_keyboard())
 

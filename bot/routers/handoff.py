@@ -112,7 +112,7 @@ async def in_conversation(message: Message, session: AsyncSession, resident: Res
     """Messages of a resident with an open conversation, except menu buttons and commands."""
     if message.text and (message.text.startswith("/") or is_menu_text(message.text)):
         return False
-    conv = await handoff.active_conversation(session, resident.id)
+    conv = await handoff.conversation_for_update(session, resident.id)
     return {"conversation": conv} if conv is not None else False
 
 

@@ -147,6 +147,20 @@ class Persona:
                         return entry
         raise AssertionError(f"resident never got {needle!r}; got {seen}")
 
+    async def wait_for_message(self, message_id: int, needle: str, timeout: float = 20.0) -> dict:
+        """Long-poll until the bot message ``message_id`` (edited in place) contains ``needle``."""
+        deadline = time.monotonic() + timeout
+        current: dict = {}
+        while time.monotonic() < deadline:
+            r = await self.c.get(f"/sandbox/api/personas/{self.id}/chat", params={"after": self.seq, "wait": 2})
+            data = r.json()
+            for entry in data["entries"]:
+                self.seq = max(self.seq, entry["seq"])
+            current = data["messages"].get(str(message_id)) or current
+            if needle in (current.get("text") or ""):
+                return current
+        raise AssertionError(f"message {message_id} never showed {needle!r}; last state {current}")
+
 
 def _buttons(entry: dict) -> list[dict]:
     return [b for row in (entry.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
@@ -232,25 +246,30 @@ async def test_agent_handles_a_sandbox_resident_end_to_end(console_app) -> None:
         survey = await wang.wait_for("服务态度")
         nine = next(b for b in _buttons(survey) if b["text"] == "9")
         await wang.tap(survey["message_id"], nine["callback_data"])
-        await asyncio.sleep(1.0)
-        chat = (await http.get(f"/sandbox/api/personas/{WANG}/chat")).json()
-        edited = chat["messages"].get(str(survey["message_id"]))
-        assert edited and "9/10" in (edited.get("text") or ""), edited
+        edited = await wang.wait_for_message(survey["message_id"], "9/10")
+        eight = next(b for b in _buttons(edited) if b["text"] == "8")  # now: professional ability
+        await wang.tap(survey["message_id"], eight["callback_data"])
+        await wang.wait_for_message(survey["message_id"], "8/10")
 
         # The other main pages, for the record.
         for path, name in (("/console/tickets", "tickets"), ("/console/appointments", "appointments"),
                            ("/console/knowledge", "knowledge")):
             r = await page.goto(f"{app.base}{path}")
-            if r is not None and r.status == 200:
-                await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            assert r is not None and r.status == 200, (path, r and r.status)
+            await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        # An agent cannot open the supervisor's reports or the admin's audit log (server-side, not just hidden).
+        r = await page.goto(f"{app.base}/console/reports")
+        assert r is not None and r.status == 403
         admin = await (await browser.new_context(viewport={"width": 1360, "height": 900})).new_page()
         await _login(admin, app.base, "boss", passwords["boss"])
         for path, name in (("/console/reports", "reports"), ("/console/audit", "audit")):
             r = await admin.goto(f"{app.base}{path}")
-            if r is not None and r.status == 200:
-                await admin.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-        audit = await admin.goto(f"{app.base}/console/audit")
-        if audit is not None and audit.status == 200:
-            await expect(admin.locator("body")).to_contain_text("chat.claim")
+            assert r is not None and r.status == 200, (path, r and r.status)
+            await admin.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            if name == "reports":  # the answered survey is a real record in the R4 figures: (9 + 8) / 2
+                await expect(admin.locator("#sat-agent")).to_contain_text("李明")
+                await expect(admin.locator("#sat-agent")).to_contain_text("8.5")
+        await expect(admin.locator("body")).to_contain_text("chat.claim")
+        await expect(admin.locator("body")).to_contain_text("chat.close")
         await browser.close()
     assert (SHOTS / "queue.png").exists() and (SHOTS / "conversation.png").exists()

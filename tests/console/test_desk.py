@@ -165,3 +165,38 @@ async def test_appointment_board_confirm_and_refusal_needs_supervisor(ctx, make_
                          data={"csrf_token": token, "day": propose_day, "window": "09-12"})
     assert r.status_code == 303 and "error=" in r.headers["location"], "a confirmed visit cannot be re-proposed"
     assert (await agent.post("/console/appointments/X/nope", data={"csrf_token": token})).status_code == 404
+
+
+async def test_appointment_board_propose_another_slot_and_no_show(ctx, clock, make_client, staff_users) -> None:
+    from datetime import datetime
+
+    from core.clock import LOCAL_TZ
+
+    await add_resident(ctx)
+    day = ctx.calendar.add_working_days(ctx.clock.now().date(), 2)
+    asked = await _appointment(ctx, day)
+    kept = await _appointment(ctx, day, "14-17")
+    agent = await make_client("agent")
+    token = await token_of(agent)
+    later = ctx.calendar.add_working_days(day, 1)
+    r = await agent.post(f"/console/appointments/{asked.number}/propose",
+                         data={"csrf_token": token, "day": later.isoformat(), "window": "14-17",
+                               "note": "上午已约满"})
+    assert r.status_code == 303 and "error=" not in r.headers["location"]
+    r = await agent.post(f"/console/appointments/{kept.number}/confirm", data={"csrf_token": token})
+    assert r.status_code == 303
+    # Too early: a no-show needs the resident to be 30 minutes late (R2); the visit stays confirmed.
+    r = await agent.post(f"/console/appointments/{kept.number}/no-show", data={"csrf_token": token})
+    assert r.status_code == 303 and "error=" in r.headers["location"]
+    clock.set(datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ).replace(hour=14, minute=31))
+    r = await agent.post(f"/console/appointments/{kept.number}/no-show", data={"csrf_token": token})
+    assert r.status_code == 303 and "error=" not in r.headers["location"]
+    async with ctx.sessionmaker() as s:
+        got = {a.number: a for a in await appointments.list_appointments(s)}
+        told = (await s.execute(select(OutboxNotification.kind).where(OutboxNotification.resident_id == 10001)))
+        kinds = [k for (k,) in told]
+    assert got[asked.number].status is AppointmentStatus.proposed
+    assert (got[asked.number].proposed_day, got[asked.number].proposed_window) == (later, "14-17")
+    assert got[kept.number].status is AppointmentStatus.no_show
+    assert len(kinds) >= 3, kinds  # proposal, confirmation and no-show all reach the resident
+    assert len(await _audit(ctx, "appointment.no_show")) == 1

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from knowledge import Catalogue, Matcher, MatchResult
 from knowledge.cli import ask
 from knowledge.matcher import MAX_ALTERNATIVES
+from knowledge.normalize import MAX_INPUT_CHARS
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,12 @@ def test_ambiguous_offers_at_most_three(matcher: Matcher) -> None:
         assert len(matcher.match(text).alternatives) <= MAX_ALTERNATIVES
 
 
-def test_huge_input_is_answered_quickly(matcher: Matcher) -> None:
-    text = "燃气过户需要什么材料？" * 2000  # 22,000 characters, matched on a truncated prefix
-    t0 = time.perf_counter()
+def test_huge_input_costs_no_more_than_its_prefix(matcher: Matcher) -> None:
+    # Bounded work without a timed assertion: a 22,000-character paste is matched on exactly the
+    # prefix a normal question would be (speed itself is measured in bench/faq).
+    text = "燃气过户需要什么材料？" * 2000
     result = matcher.match(text)
-    assert time.perf_counter() - t0 < 0.2
+    assert result == matcher.match(text[:MAX_INPUT_CHARS])
     assert (result.outcome, result.topic) == ("answer", "gas.transfer")
     rambling = "燃气过户需要什么材料？" + "我家的情况比较复杂，" * 2000
     assert isinstance(matcher.match(rambling), MatchResult)
@@ -115,3 +116,23 @@ def test_cli_json_shape(matcher: Matcher, real_catalogue: Catalogue) -> None:
 def test_cli_loads_default_catalogue(real_catalogue: Catalogue) -> None:
     data = json.loads(ask("gas leak", "en", True))
     assert data["topic"] == "gas.leak"
+
+
+def test_english_typos_are_corrected_but_real_words_are_not_rewritten(matcher: Matcher) -> None:
+    assert {"w:transfer", "w:account"} <= set(matcher.query_features("trasnfer acount"))
+    # "hold" is one edit from "cold" but starts with another letter: a different word, not a typo
+    feats = matcher.query_features("put my gas on hold")
+    assert "w:hold" in feats and not any(f.startswith("w:c") for f in feats)
+
+
+def test_a_catalogue_of_2000_topics_keeps_the_real_answers() -> None:
+    from bench.faq.run import synthetic_catalogue
+    from knowledge import load_catalogue
+
+    big = Matcher(synthetic_catalogue(load_catalogue(), 2000))
+    assert len(big.slugs) == 2000
+    for question, slug in (("燃气过护", "gas.transfer"), ("how do i trasnfer gas acount", "gas.transfer"),
+                           ("水费太贵", "water.tariff"), ("燃汽泄露怎么办", "gas.leak")):
+        result = big.match(question)
+        assert (result.outcome, result.topic) == ("answer", slug), (question, result)
+    assert big.match("天气怎么样").outcome != "answer"

@@ -44,3 +44,5 @@ def test_fuzzy_pinyin_merges_homophones() -> None:
 def test_en_stem() -> None:
     assert en_stem("charged") == en_stem("charge") == en_stem("charging")
     assert en_stem("gas") == "gas" and en_stem("utilities") == en_stem("utility")
+    assert en_stem("rates") == en_stem("rate") and en_stem("closure") == en_stem("close") == en_stem("closed")
+    assert en_stem("use") == en_stem("uses") == "use" and en_stem("pipes") == en_stem("pipe")

@@ -133,11 +133,21 @@ async def test_two_misses_offer_a_person_a_callback_and_simple_mode(dp, bot, ses
 
 
 async def test_guided_resident_is_not_offered_simple_mode_again(dp, bot, session, ctx, fake) -> None:
+    # Simple mode (issue 8) takes a guided resident's typed text first; it still asks the
+    # matcher, logs both misses for the unanswered-questions report and offers a person,
+    # never "turn on simple mode" again.
     await make_resident(session, guided=True)
     await dp.feed_update(bot, updates.text("一"))
     await dp.feed_update(bot, updates.text("二"))
-    data = [d for _t, d in buttons(bot.sent()[-1].reply_markup)]
-    assert "gofr:on" not in data and any(d.startswith("esc:p:") for d in data)
+    assert fake.calls == ["一", "二"]
+    sent = bot.sent("SendMessage")
+    data = [d for m in sent for _t, d in buttons(m.reply_markup)]
+    assert "gofr:on" not in data
+    assert [log.outcome for log in await _logs(session)] == [QuestionOutcome.no_match] * 2
+    # after the second miss: a person, with a call back one tap away (the phone-number button)
+    last = sent[-1].reply_markup
+    assert isinstance(last, ReplyKeyboardMarkup) and len(sent) >= 3
+    assert any(b.request_contact for row in last.keyboard for b in row)
 
 
 async def test_talk_to_a_person_after_misses_queues_the_chat_with_the_question(dp, bot, session, ctx, fake) -> None:
@@ -287,3 +297,33 @@ async def test_huge_message_is_logged_bounded_and_answered_politely(dp, bot, ses
     assert bot.sent() and all(len(m.text) <= 4096 for m in bot.sent())
     [log] = await _logs(session)
     assert len(log.text) == 4096
+
+
+async def test_bot_start_up_loads_and_indexes_the_topics(dp, bot, ctx) -> None:
+    import gc
+
+    del ctx.__dict__["catalogue"], ctx.__dict__["matcher"]  # as in a fresh process
+    try:
+        await dp.emit_startup(bot=bot, **dp.workflow_data)  # as start_polling does
+        assert len(ctx.__dict__["matcher"].slugs) == len(ctx.__dict__["catalogue"]) >= 32
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+async def test_a_broken_topic_file_stops_the_bot_at_start_up_naming_file_and_field(dp, bot, ctx, tmp_path) -> None:
+    import shutil
+
+    from core.settings import ROOT
+    from knowledge import TopicError
+
+    shutil.copytree(ROOT / "knowledge" / "topics", tmp_path / "topics")
+    shutil.copy(ROOT / "knowledge" / "site.yaml", tmp_path / "site.yaml")
+    path = tmp_path / "topics" / "gas.transfer.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  not_accepted:", "  not_acepted:", 1), encoding="utf-8")
+    ctx.settings = ctx.settings.model_copy(update={"knowledge_dir": tmp_path})
+    del ctx.__dict__["catalogue"], ctx.__dict__["matcher"]
+    with pytest.raises(TopicError) as info:
+        await dp.emit_startup(bot=bot, **dp.workflow_data)  # as start_polling does
+    assert "gas.transfer.yaml: notice.not_acepted" in str(info.value)
+    assert "gas.transfer.yaml: notice.not_accepted: field required" in str(info.value)

@@ -22,3 +22,15 @@ def test_ask_text_and_bad_language() -> None:
     result = runner.invoke(app, ["ask", "how do I pay my water bill", "--lang", "en"])
     assert result.exit_code == 0 and "outcome:" in result.output and "topic:" in result.output
     assert runner.invoke(app, ["ask", "x", "--lang", "fr"]).exit_code != 0
+
+
+def test_ask_json_for_ambiguous_and_off_topic_questions() -> None:
+    runner = CliRunner()
+    off = json.loads(runner.invoke(app, ["ask", "今天天气怎么样", "--json"]).output)
+    assert off["outcome"] == "no_match" and off["topic"] is None and off["alternatives"] == []
+    assert isinstance(off["score"], float | int)
+    vague = json.loads(runner.invoke(app, ["ask", "过户", "--json"]).output)
+    assert vague["outcome"] == "ambiguous" and len(vague["alternatives"]) >= 2
+    assert all(set(a) == {"topic", "score"} for a in vague["alternatives"])
+    slugs = {a["topic"] for a in vague["alternatives"]}
+    assert {"gas.transfer", "water.transfer"} <= slugs and vague["topic"] in slugs

@@ -53,6 +53,7 @@ def test_pdf_holds_the_complete_r1_notice(ctx, lang, locale) -> None:
         assert "".join(doc.get(lang).split())[:20] in "".join(text.split()), doc.id
     heading = "一次性告知单" if lang == "zh" else "One-time notification"
     assert heading in text and "GZ-20261123-0042" in text
+    assert ("日期: 2026年11月23日" if lang == "zh" else "Date: November 23, 2026") in text
     missing = len(n.documents) - 1
     assert (f"尚缺材料（{missing} 项）" if lang == "zh" else f"Still missing ({missing}):") in text
 

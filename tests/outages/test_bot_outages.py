@@ -98,3 +98,45 @@ async def test_forged_or_stale_district_button_changes_nothing(dp, bot, ctx, ses
     bot.clear()
     await dp.feed_update(bot, updates.callback("outg:t:zz:zz", user_id=2))  # not even parseable
     assert await outages.subscriptions(session, 2) == []
+
+
+async def test_free_text_from_inside_an_active_outage_gets_the_notice_and_files_nothing(dp, bot, ctx, session, clock):
+    from sqlalchemy import func, select
+
+    from core.enums import QuestionOutcome
+    from db.models import QuestionLog, Ticket
+
+    town = await build_town(session, clock.now())
+    await _announce(session, ctx, town, kind=OutageKind.emergency, starts_at=clock.now() - timedelta(hours=3),
+                    area={"districts": ["城东区"]}, utility=Utility.power)
+    await _announce(session, ctx, town, kind=OutageKind.emergency, starts_at=clock.now() - timedelta(hours=1),
+                    area={"districts": ["城东区"]}, utility=Utility.water)
+
+    # Resident 2 (English, account on 东风街) in their own words: only the power notice, in English (R9).
+    await dp.feed_update(bot, updates.text("no power since morning", user_id=2, first_name="Amy"))
+    answer = "\n".join(bot.texts())
+    assert "Emergency power outage" in answer and "Emergency pipe repair" in answer
+    assert "Estimated restoration" in answer and "apologise" in answer
+    assert "Emergency water outage" not in answer and "停" not in answer
+
+    # Resident 4 has no account, only a 城东区 subscription: the water notice, in English.
+    bot.clear()
+    await dp.feed_update(bot, updates.text("why is there no water?", user_id=4, first_name="Bo"))
+    answer = "\n".join(bot.texts())
+    assert "Emergency water outage" in answer and "power" not in answer
+
+    # Resident 1 (Chinese, 人民路 1): "为什么停水了" gets the water notice in Chinese.
+    bot.clear()
+    await dp.feed_update(bot, updates.text("为什么停水了", user_id=1))
+    answer = "\n".join(bot.texts())
+    assert "紧急停水" in answer and "管网抢修" in answer and "预计恢复" in answer and "歉意" in answer
+
+    # Resident 3 lives in 城西区: the same question is not answered with a 城东区 notice.
+    bot.clear()
+    await dp.feed_update(bot, updates.text("为什么停水了", user_id=3))
+    assert not any("管网抢修" in t for t in bot.texts())
+
+    assert (await session.execute(select(func.count()).select_from(Ticket))).scalar_one() == 0  # R8
+    outcomes = (await session.execute(select(QuestionLog.resident_id, QuestionLog.outcome)
+                                      .order_by(QuestionLog.id))).all()
+    assert [o for r, o in outcomes if r in (1, 2, 4)] == [QuestionOutcome.outage] * 3

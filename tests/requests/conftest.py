@@ -117,21 +117,6 @@ async def outbox_rows(ctx, resident_id: int | None = None) -> list[OutboxNotific
         return list((await session.execute(q)).scalars())
 
 
-@pytest.fixture
-def dp(ctx):
-    """The real dispatcher; the flood limit is raised because one test plays many whole forms in a second."""
-    from aiogram.fsm.storage.memory import MemoryStorage
-
-    from bot.app import build_dispatcher
-    from bot.middlewares.throttling import ThrottlingMiddleware
-
-    dispatcher = build_dispatcher(ctx, storage=MemoryStorage())
-    for mw in dispatcher.update.outer_middleware:
-        if isinstance(mw, ThrottlingMiddleware):
-            mw.burst = 10_000
-    return dispatcher
-
-
 def photo(user_id: int, file_id: str = "photo-file", caption: str | None = None):
     """A photo message (Telegram sends several sizes; the largest is last)."""
     from datetime import UTC, datetime

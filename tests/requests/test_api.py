@@ -215,3 +215,35 @@ async def test_satisfaction_needs_a_supervisor(ctx, client) -> None:
     await _as(client, StaffRole.supervisor)
     r = await client.get("/api/v1/satisfaction")
     assert r.status_code == 200 and r.json()["answered"] == 0
+
+
+async def test_escalations_queue_for_supervisors(ctx, client, clock) -> None:
+    """Supervisors see, lastingly, what the live alerts announce: emergencies, level-2 complaints, overdue work
+    and visit requests nobody answered within 1 working day; agents may not read the queue."""
+    from core import appointments
+    from core.enums import ServiceType
+
+    leak = await _ticket(ctx, category="gas_leak", notify=False)
+    quiet = await _ticket(ctx, category="no_gas", notify=False)
+    major = await _ticket(ctx, kind=TicketKind.complaint, notify=False)
+    async with ctx.sessionmaker() as session:
+        wang = await session.get(Resident, WANG)
+        appt = await appointments.request_appointment(
+            session, ctx=ctx, resident=wang, service=ServiceType.meter_check, district="城东区",
+            address="城东区人民路1号", day=date(2026, 11, 25), window="09-12")
+    h = await _as(client, StaffRole.agent)
+    assert (await client.get("/api/v1/escalations")).status_code == 403
+    r = await client.post(f"/api/v1/tickets/{major.number}/classification", json={"level": 2}, headers=h)
+    assert r.status_code == 200, r.text
+    await _as(client, StaffRole.supervisor)
+    body = (await client.get("/api/v1/escalations")).json()
+    reasons = {t["number"]: t["reason"] for t in body["tickets"]}
+    assert reasons == {leak.number: "emergency", major.number: "major_complaint"}
+    assert body["appointments"] == []
+    clock.advance(days=3)  # Thursday: past the visit's reply-by (1 working day), not the 3 working days
+    body = (await client.get("/api/v1/escalations")).json()
+    assert [a["number"] for a in body["appointments"]] == [appt.number]
+    assert body["appointments"][0]["unanswered_overdue"] is True
+    clock.advance(days=5)
+    reasons = {t["number"]: t["reason"] for t in (await client.get("/api/v1/escalations")).json()["tickets"]}
+    assert reasons[quiet.number] == "overdue" and reasons[leak.number] == "overdue"

@@ -250,3 +250,28 @@ async def test_gas_leak_typed_instead_of_tapped_goes_straight_to_safety(ctx, dp,
     await chat.send("不知道怎么选")
     assert "请用上方按钮选择" in chat.last()
     assert len(await _tickets(ctx)) == 1
+
+
+async def test_refused_submit_keeps_the_answers(ctx, dp, bot, demo, monkeypatch) -> None:
+    """If the service refuses the report, nothing entered is lost: the summary comes back to be sent again."""
+    from core import tickets
+
+    await set_language(ctx, WANG, "en")
+    chat = Chat(dp, bot, WANG)
+    await chat.send("🛠 Report a fault")
+    await chat.press("I smell gas")
+    await chat.press("城东区")
+    await chat.send("13812345678")
+    real = tickets.file_fault_report
+
+    async def refuse_once(*a, **kw):
+        monkeypatch.setattr(tickets, "file_fault_report", real)
+        raise tickets.InvalidInput("refused")
+
+    monkeypatch.setattr(tickets, "file_fault_report", refuse_once)
+    await chat.press("Submit")
+    assert chat.said("could not register the report") and "Please check your report" in chat.last()
+    assert await _tickets(ctx) == []
+    await chat.press("Submit")
+    (ticket,) = await _tickets(ctx)
+    assert ticket.category == "gas_leak" and ticket.contact_phone == "13812345678"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core import appointments, requests_jobs, surveys, tickets
 from core.demo import load_demo
 from core.enums import ServiceType, TicketKind
-from db.models import Appointment, Resident, Ticket
+from db.models import Appointment, Resident, Ticket, TicketEvent
 
 pytestmark = pytest.mark.postgres
 
@@ -99,3 +99,46 @@ async def test_satisfaction_on_postgres(pg_demo) -> None:
         await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=r, question="b", score=7)
         fig = await surveys.satisfaction(session, start=ctx.clock.now() - timedelta(days=1))
     assert (fig.attitude, fig.ability, fig.score) == (10.0, 7.0, 8.5)
+
+
+async def test_concurrent_same_form_appointment_books_once(pg_demo) -> None:
+    ctx = pg_demo
+
+    async def submit() -> int:
+        async with ctx.sessionmaker() as session:
+            r = await session.get(Resident, 10001)
+            appt = await appointments.request_appointment(
+                session, ctx=ctx, resident=r, service=ServiceType.safety_inspection, district="城东区",
+                address="城东区人民路1号", day=TUE, window="09-12", idempotency_key="appt-form")
+            return appt.id
+
+    ids = await asyncio.gather(*(submit() for _ in range(6)))
+    assert len(set(ids)) == 1
+    async with ctx.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(Appointment))).scalar_one() == 1
+
+
+async def test_concurrent_repeat_report_is_linked_once(pg_demo) -> None:
+    """An open ticket exists; the same follow-up report sent from two devices adds one report event."""
+    ctx = pg_demo
+    place = tickets.Place(address="城东区人民路1号", district="城东区")
+    async with ctx.sessionmaker() as session:
+        r = await session.get(Resident, 10001)
+        first = await tickets.file_fault_report(session, ctx=ctx, resident=r, utility="water",
+                                                category="water_leak", place=place, idempotency_key="f1")
+
+    async def submit() -> tuple[int, bool]:
+        async with ctx.sessionmaker() as session:
+            r = await session.get(Resident, 10001)
+            outcome = await tickets.file_fault_report(session, ctx=ctx, resident=r, utility="water",
+                                                      category="water_leak", place=place, description="worse now",
+                                                      idempotency_key="f2")
+            return outcome.ticket.id, outcome.linked
+
+    results = await asyncio.gather(*(submit() for _ in range(6)))
+    assert {tid for tid, _ in results} == {first.ticket.id}
+    async with ctx.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(Ticket))).scalar_one() == 1
+        reports = (await session.execute(
+            select(func.count()).select_from(TicketEvent).where(TicketEvent.kind == "report"))).scalar_one()
+    assert reports == 1

@@ -18,7 +18,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers.guided import home
+# Each feature module registers its pages on import.
+from bot.routers.guided import account, complaint, fault, guides, home, outages, requests, visit  # noqa: F401
 from bot.routers.guided.engine import G, Guided, step
 from bot.routers.guided.ui import resolve
 from core import handoff
@@ -42,7 +43,7 @@ async def in_guided_mode(message: Message, resident: Resident, state: FSMContext
         return {"stored": stored}
     if text and resolve(stored.get("g_keys") or {}, text) is not None:
         return {"stored": stored}
-    if await handoff.active_conversation(session, resident.id) is not None:
+    if await handoff.conversation_for_update(session, resident.id) is not None:
         return False  # the resident is talking to a person: this goes to the agent
     return {"stored": stored}
 
@@ -73,18 +74,3 @@ async def enter(message: Message, *, state: FSMContext, session: AsyncSession, r
     """Show the guided home screen (simple mode was just turned on)."""
     g = G(message=message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n, stored={})
     await g.show()
-
-
-def _load_feature_pages() -> None:
-    # Each module registers its pages on import; keep this list in the order of the home screen.
-    import importlib
-
-    for name in ("guides", "fault", "visit", "account", "outages", "complaint", "requests"):
-        try:
-            importlib.import_module(f"bot.routers.guided.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"bot.routers.guided.{name}":
-                raise
-
-
-_load_feature_pages()

@@ -53,6 +53,11 @@ class Page:
     async def location(self, g: G, key: str, latitude: float, longitude: float) -> None:
         await self.choose(g, key)
 
+    async def text(self, g: G, text: str) -> bool:
+        """Typed text that is no button: True if this page takes it (an optional typed answer), else the
+        resident was not understood."""
+        return False
+
 
 def page(cls: type[Page]) -> type[Page]:
     """Class decorator: register a page under its ``id``."""
@@ -166,6 +171,6 @@ async def step(g: G, not_understood: Callable[[G, str], Awaitable[None]]) -> Non
             g.top["page"] = g.top.get("page", 0) + 1
         elif key is not None:
             await current.choose(g, key)
-        else:
+        elif not (message.text and await current.text(g, message.text)):
             await not_understood(g, message.text or "")
     await g.show()

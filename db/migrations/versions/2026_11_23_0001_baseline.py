@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 10:26:17.951381
+Create Date: 2026-11-23 12:29:53.067452
 """
 
 from __future__ import annotations
@@ -430,6 +430,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ticket_deadline_at'), ['deadline_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_district'), ['district'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_kind'), ['kind'], unique=False)
+        batch_op.create_index('ix_ticket_open_deadline', ['deadline_at', 'id'], unique=False, postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"), sqlite_where=sa.text("status IN ('new', 'accepted', 'in_progress')"))
         batch_op.create_index(batch_op.f('ix_ticket_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_resident_id'), ['resident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_status'), ['status'], unique=False)
@@ -539,6 +540,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ticket_status'))
         batch_op.drop_index(batch_op.f('ix_ticket_resident_id'))
         batch_op.drop_index(batch_op.f('ix_ticket_owner_id'))
+        batch_op.drop_index('ix_ticket_open_deadline', postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"), sqlite_where=sa.text("status IN ('new', 'accepted', 'in_progress')"))
         batch_op.drop_index(batch_op.f('ix_ticket_kind'))
         batch_op.drop_index(batch_op.f('ix_ticket_district'))
         batch_op.drop_index(batch_op.f('ix_ticket_deadline_at'))
