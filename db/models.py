@@ -87,7 +87,9 @@ class UtilityAccount(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_utility_account_area", "district", "street", "building"),)
+    # phone: simple mode links an account by the resident's shared contact (accounts_with_phone).
+    __table_args__ = (Index("ix_utility_account_area", "district", "street", "building"),
+                      Index("ix_utility_account_phone", "phone"))
 
 
 class AccountLink(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:29:53.067452
+Create Date: 2026-11-23 12:51:01.038118
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def upgrade() -> None:
     with op.batch_alter_table('utility_account', schema=None) as batch_op:
         batch_op.create_index('ix_utility_account_area', ['district', 'street', 'building'], unique=False)
         batch_op.create_index(batch_op.f('ix_utility_account_district'), ['district'], unique=False)
+        batch_op.create_index('ix_utility_account_phone', ['phone'], unique=False)
 
     op.create_table('account_link',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -605,6 +606,7 @@ def downgrade() -> None:
 
     op.drop_table('account_link')
     with op.batch_alter_table('utility_account', schema=None) as batch_op:
+        batch_op.drop_index('ix_utility_account_phone')
         batch_op.drop_index(batch_op.f('ix_utility_account_district'))
         batch_op.drop_index('ix_utility_account_area')
 
