@@ -18,10 +18,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.requests import category_label
 from bot.routers.fault import extent_label
-from bot.routers.guided.engine import PAGES, G, Page, page
-from bot.routers.guided.home import FAULT, PERSON, REQUESTS
+from bot.routers.guided.engine import G, Page, page
+from bot.routers.guided.home import FAULT, PERSON
 from bot.routers.guided.places import (
     PhonePage,
+    SentPage,
     form_data,
     homes,
     mask_phone,
@@ -29,7 +30,7 @@ from bot.routers.guided.places import (
     send_label,
     split_text,
 )
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen, numbered
+from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import tickets
 from core.enums import Utility
 from core.tickets import MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory, esc
@@ -450,22 +451,9 @@ def result_text(g: G, outcome: tickets.FaultOutcome, data: dict[str, Any]) -> st
 
 
 @page
-class Sent(Page):
+class Sent(SentPage):
     id = SENT
+    sent_key = "fault_sent"
 
-    async def render(self, g: G) -> Screen:
-        options = [Option(REQUESTS, _("📋 My requests"))] if REQUESTS in PAGES else []
-        options.append(Option(PERSON, _("👩‍💼 Talk to a person")))
-        return Screen(_("Is there anything else? Tap a button."), options)
-
-    async def choose(self, g: G, key: str) -> None:
-        if key in (REQUESTS, PERSON):
-            g.go(key)
-
-    async def text(self, g: G, text: str) -> bool:
-        """"Yes, send it" tapped twice: the second tap arrives here; it is answered, never filed again."""
-        number = g.data.get("fault_sent")
-        if number and text.strip() == numbered(1, send_label()):
-            await g.say(_("Already submitted as {number}.").format(number=number))
-            return True
-        return False
+    def already(self, number: str) -> str:
+        return _("Already submitted as {number}.").format(number=number)

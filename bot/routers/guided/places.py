@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers.guided.engine import G, Page
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
+from bot.routers.guided.engine import PAGES, G, Page
+from bot.routers.guided.home import PERSON, REQUESTS
+from bot.routers.guided.ui import MAX_TEXT, Option, Screen, numbered
 from core import tickets
 
 MAX_LABEL = 12  # characters of a Chinese button label (the walker's bound)
@@ -160,3 +161,29 @@ class PhonePage(Page):
             return
         form_data(g, self.form_name)["phone"] = cleaned
         g.go(self.next_id)
+
+
+class SentPage(Page):
+    """After a form is sent: where to go next. A second tap on "Yes, send it" lands here and is answered with
+    the number already given, never filed again."""
+
+    sent_key: ClassVar[str]  # g.data key holding the number of what was just sent
+
+    def already(self, number: str) -> str:
+        raise NotImplementedError
+
+    async def render(self, g: G) -> Screen:
+        options = [Option(REQUESTS, _("📋 My requests"))] if REQUESTS in PAGES else []
+        options.append(Option(PERSON, _("👩‍💼 Talk to a person")))
+        return Screen(_("Is there anything else? Tap a button."), options)
+
+    async def choose(self, g: G, key: str) -> None:
+        if key in (REQUESTS, PERSON):
+            g.go(key)
+
+    async def text(self, g: G, text: str) -> bool:
+        number = g.data.get(self.sent_key)
+        if number and text.strip() == numbered(1, send_label()):
+            await g.say(self.already(number))
+            return True
+        return False

@@ -17,9 +17,9 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_skeleton
 
 from bot.routers.guided.engine import PAGES, G, Page, page
-from bot.routers.guided.home import BALANCE, GUIDE_TOPIC, PERSON, REQUESTS, VISIT
-from bot.routers.guided.places import PhonePage, form_data, homes, mask_phone, read_aloud, send_label
-from bot.routers.guided.ui import MORE, Option, Screen, numbered
+from bot.routers.guided.home import BALANCE, GUIDE_TOPIC, PERSON, VISIT
+from bot.routers.guided.places import PhonePage, SentPage, form_data, homes, mask_phone, read_aloud, send_label
+from bot.routers.guided.ui import MORE, Option, Screen
 from core import appointments, slots, tickets
 from core.appointments import SERVICE_LABELS, format_day
 from core.clock import local
@@ -335,22 +335,9 @@ def booked_text(g: G, appt: Any) -> str:
 
 
 @page
-class Sent(Page):
+class Sent(SentPage):
     id = SENT
+    sent_key = "visit_sent"
 
-    async def render(self, g: G) -> Screen:
-        options = [Option(REQUESTS, _("📋 My requests"))] if REQUESTS in PAGES else []
-        options.append(Option(PERSON, _("👩‍💼 Talk to a person")))
-        return Screen(_("Is there anything else? Tap a button."), options)
-
-    async def choose(self, g: G, key: str) -> None:
-        if key in (REQUESTS, PERSON):
-            g.go(key)
-
-    async def text(self, g: G, text: str) -> bool:
-        """"Yes, send it" tapped twice: the second tap arrives here; it is answered, never booked again."""
-        number = g.data.get("visit_sent")
-        if number and text.strip() == numbered(1, send_label()):
-            await g.say(_("Already sent as {number}.").format(number=number))
-            return True
-        return False
+    def already(self, number: str) -> str:
+        return _("Already sent as {number}.").format(number=number)
