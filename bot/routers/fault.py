@@ -41,6 +41,7 @@ from bot.keyboards.requests import (
     too_long,
 )
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
+from bot.routers.start import show_menu
 from core import tickets
 from core.context import AppContext
 from core.enums import Utility
@@ -84,14 +85,6 @@ class FaultCallback(CallbackData, prefix="flt"):
 
 
 # --- texts and keyboards ------------------------------------------------------------------------------------
-
-
-async def show_menu(message: Message, resident: Resident, text: str | None = None) -> None:
-    """The main menu (bot.routers.start.show_menu), imported when called: start imports the guided screens,
-    which import this module's labels, so a module-level import would be circular."""
-    from bot.routers.start import show_menu as start_menu
-
-    await start_menu(message, resident, text)
 
 
 def utility_label(utility: Utility) -> str:

@@ -14,8 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.menu import MENU_SETTINGS
-from bot.routers import guided
-from bot.routers.start import language_keyboard, show_menu
+from bot.routers.start import enter_guided, language_keyboard, show_menu
 from core import residents
 from core.context import AppContext
 from db.models import Resident
@@ -70,7 +69,7 @@ async def on_toggle_guided(
     await query.answer(_("Saved."))
     await query.message.edit_text(settings_text(resident), reply_markup=settings_keyboard(resident))
     if resident.guided_mode:
-        await guided.enter(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
+        await enter_guided(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
     else:
         await state.clear()
         await show_menu(query.message, resident)

@@ -15,7 +15,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.menu import main_menu
-from bot.routers import guided
 from core import residents
 from core.context import AppContext
 from db.models import Resident
@@ -54,6 +53,14 @@ def guided_offer_keyboard():
     kb.button(text=_("No, thanks"), callback_data=GuidedOfferCallback(choice=GuidedOffer.off))
     kb.adjust(1)
     return kb.as_markup()
+
+
+async def enter_guided(message: Message, **kwargs: object) -> None:
+    """Show simple mode's home screen. Imported when called: the guided screens use feature routers that
+    import ``show_menu`` from here, so a module-level import would be circular."""
+    from bot.routers import guided
+
+    await guided.enter(message, **kwargs)
 
 
 async def show_menu(message: Message, resident: Resident, text: str | None = None) -> None:
@@ -108,7 +115,7 @@ async def on_guided_offer(
         await query.message.edit_reply_markup(reply_markup=None)
         if enabled:
             await query.message.answer(_("Simple mode is on. You can switch it off in Settings."))
-            await guided.enter(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
+            await enter_guided(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
         else:
             await query.message.answer(_("All right. You can turn on simple mode any time in Settings."))
 
