@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import LoginRequired
-from api.security import COOKIE, LoginThrottle, SessionCodec
+from api.security import COOKIE, SessionCodec
 from core.context import AppContext
 from core.settings import Settings
+from core.throttle import Limits, LoginThrottle
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -32,10 +33,14 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
         redoc_url=None,
     )
     app.state.ctx = ctx
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else secrets.token_urlsafe(32)
+    secret = settings.secret_key.get_secret_value()  # resolved by AppContext.create (issue 12 F4)
     app.state.sessions = SessionCodec(secret, max_age=settings.session_max_age,
                                       idle_timeout=settings.session_idle_timeout)
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = LoginThrottle(settings.redis_url, Limits(
+        settings.login_max_failures, settings.login_address_max_failures, settings.login_lock_seconds))
+    # F3: behind a TLS-terminating proxy request.url.scheme says http unless proxy headers are trusted, so the
+    # public URL decides; an https request also gets it.
+    secure_cookie = (settings.public_url or "").lower().startswith("https://")
     now_year = ctx.clock.now().year
     app.state.calendar_warnings = ctx.calendar.warnings([now_year, now_year + 1])
 
@@ -51,12 +56,11 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
         if getattr(request.state, "drop_session", False):
             response.delete_cookie(COOKIE, path="/")
         elif fresh or sess.staff_id is not None:
-            import time
-
             if sess.staff_id is not None:
                 sess.seen = time.time()  # sliding idle timeout
             response.set_cookie(COOKIE, codec.dumps(sess), httponly=True, samesite="lax",
-                                secure=request.url.scheme == "https", path="/", max_age=settings.session_max_age)
+                                secure=secure_cookie or request.url.scheme == "https", path="/",
+                                max_age=settings.session_max_age)
         return response
 
     @app.exception_handler(LoginRequired)

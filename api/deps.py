@@ -37,23 +37,39 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/")
 
 
-async def current_staff(request: Request, session: SessionDep) -> StaffUser:
-    """The logged-in staff member (console cookie) or the owner of a bearer token (API)."""
+def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token_row, role = await staff_service.token_role(session, auth[7:].strip())
-        if token_row is None:
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def is_token_api(request: Request) -> bool:
+    """Bearer tokens are for the integration API only (issue 12 F2)."""
+    path = request.url.path
+    return path == "/api/v1" or path.startswith("/api/v1/")
+
+
+async def current_staff(request: Request, session: SessionDep, ctx: CtxDep) -> StaffUser:
+    """The logged-in staff member (console cookie) or the service identity of a bearer token (/api/v1 only)."""
+    bearer = _bearer(request)
+    if bearer is not None:
+        if not is_token_api(request):
+            # A console page or form never accepts a token, not even next to a valid cookie.
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                "API tokens are accepted only under /api/v1; the console needs a login")
+        user = await staff_service.token_identity(session, bearer, now=ctx.clock.now())
+        if user is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
-        # An integration acts as a synthetic staff member with the token's role (never persisted).
-        return StaffUser(id=None, username=f"token:{token_row.name}", display_name=token_row.name, role=role,
-                         password_hash="", active=True)
+        request.state.staff = user
+        return user
     sess = getattr(request.state, "session", None)
     if sess is None or sess.staff_id is None:
         if _wants_html(request):
             raise LoginRequired()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required", {"WWW-Authenticate": "Bearer"})
     user = await session.get(StaffUser, sess.staff_id)
-    if user is None or not user.active:
+    # F5: a deactivated person, a reset or changed password (session_gen bumped) ends older sessions at once.
+    if user is None or not user.active or user.kind != staff_service.PERSON or user.session_gen != sess.gen:
+        request.state.drop_session = True
         if _wants_html(request):
             raise LoginRequired()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
@@ -83,8 +99,8 @@ async def csrf_protect(request: Request) -> None:
     """Every state-changing console request carries the session's CSRF token (form field or header)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return  # bearer-token API calls are not sent by browsers automatically
+    if _bearer(request) is not None and is_token_api(request):
+        return  # bearer-token API calls are not sent by browsers automatically (elsewhere a token is refused)
     sess = getattr(request.state, "session", None)
     token = request.headers.get("x-csrf-token")
     if token is None and request.headers.get("content-type", "").startswith(

@@ -23,7 +23,7 @@ from core import audit, outbox, slots
 from core.clock import LOCAL_TZ, local
 from core.enums import AppointmentStatus, ServiceType, StaffRole
 from core.numbers import next_number
-from core.staff import has_role
+from core.staff import has_role, may_act_on
 from core.tickets import (
     InvalidInput,
     NotAllowed,
@@ -152,6 +152,12 @@ def _event(session: AsyncSession, appt: Appointment, *, kind: str, now: datetime
                                  to_status=appt.status.value, note=note))
 
 
+def _check_owner(appt: Appointment, staff: StaffUser | None) -> None:
+    """R6 (issue 12 F10): staff act on an appointment they own, or as supervisors; ``None`` is the system."""
+    if staff is not None and not may_act_on(appt.owner_id, staff):
+        raise NotAllowed("this appointment is owned by another member of staff (R6); ask a supervisor to reassign it")
+
+
 def _audit(session: AsyncSession, appt: Appointment, staff: StaffUser | None, action: str, now: datetime) -> None:
     if staff is not None:
         audit.record(session, at=now, staff_id=staff.id, action=f"appointment.{action}", target_type="appointment",
@@ -256,6 +262,7 @@ async def confirm(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: 
                   note: str | None = None) -> Appointment:
     _require(appt, AppointmentStatus.requested)
     note = _clean_note(note)
+    _check_owner(appt, staff)
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.confirmed
@@ -275,6 +282,7 @@ async def propose_slot(session: AsyncSession, *, ctx: Any, appt: Appointment, st
     """Offer another day/window; the resident accepts, picks another date, or cancels."""
     _require(appt, AppointmentStatus.requested)
     note = _clean_note(note)
+    _check_owner(appt, staff)
     now = ctx.clock.now()
     await _check_bookable(session, ctx, district=appt.district, day=day, window=window, now=now,
                           resident_horizon=False)
@@ -330,6 +338,7 @@ async def cancel_by_staff(session: AsyncSession, *, ctx: Any, appt: Appointment,
                           reason: str) -> Appointment:
     _require(appt, *OPEN)
     reason = _clean_note(reason, required=True)
+    _check_owner(appt, staff)
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.cancelled
@@ -346,6 +355,7 @@ async def record_no_show(session: AsyncSession, *, ctx: Any, appt: Appointment, 
                          note: str | None = None) -> Appointment:
     """R2: the resident was not met within 30 minutes of the window's start."""
     _require(appt, AppointmentStatus.confirmed)
+    _check_owner(appt, staff)
     now = ctx.clock.now()
     if now < slots.window_start(appt.day, appt.window) + NO_SHOW_GRACE:
         raise TooLate("a no-show can be recorded only 30 minutes after the visit window starts (R2)")
@@ -364,6 +374,7 @@ async def complete(session: AsyncSession, *, ctx: Any, appt: Appointment, staff:
                    note: str | None = None, paid: bool = False) -> Appointment:
     """The visit was made; R4 decides whether the resident is asked to rate it."""
     _require(appt, AppointmentStatus.confirmed)
+    _check_owner(appt, staff)
     note = _clean_note(note)
     now = ctx.clock.now()
     appt.status = AppointmentStatus.completed

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.calendar import WorkCalendar
 from core.clock import Clock, SystemClock
 from core.i18n import Translator
+from core.keys import install_secret_key
 from core.settings import Settings
 from db.session import make_engine, make_sessionmaker
 
@@ -33,6 +34,7 @@ class AppContext:
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> AppContext:
+        install_secret_key(settings)  # issue 12 F4: refuses production without a key, before any work
         engine = engine or make_engine(settings.database_url)
         return cls(
             settings=settings,

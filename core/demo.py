@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import account_numbers, staff
+from core import account_numbers, keys, staff
 from core.clock import LOCAL_TZ
 from core.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
 from db.models import AccountLink, LedgerEntry, MeterReading, Resident, SlotCapacity, UtilityAccount
@@ -57,7 +57,7 @@ def bill_code(number: str) -> str:
 
 
 def hash_bill_code(code: str) -> str:
-    return hashlib.sha256(f"bill-code:{code}".encode()).hexdigest()
+    return keys.hash_bill_code(code)  # HMAC keyed by the secret key (issue 12 F9)
 
 
 @dataclass

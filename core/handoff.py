@@ -32,6 +32,7 @@ from core.enums import (
     TicketKind,
 )
 from core.i18n import DEFAULT_LOCALE
+from core.staff import owns
 from db.models import (
     ChecklistNotice,
     Conversation,
@@ -365,8 +366,8 @@ def can_view(staff: StaffUser, conversation: Conversation) -> bool:
     """Agents see the queue and their own chats; supervisors see every chat."""
     return (
         conversation.status == ConversationStatus.queued
-        or conversation.owner_id == staff.id
-        or conversation.transfer_to_id == staff.id
+        or owns(conversation.owner_id, staff)
+        or owns(conversation.transfer_to_id, staff)
         or ROLE_RANK[staff.role] >= ROLE_RANK[StaffRole.supervisor]
     )
 
@@ -374,12 +375,14 @@ def can_view(staff: StaffUser, conversation: Conversation) -> bool:
 def _require_owner(conversation: Conversation, staff: StaffUser) -> None:
     if conversation.status == ConversationStatus.closed:
         raise HandoffError("This conversation is closed.")
-    if conversation.status != ConversationStatus.active or conversation.owner_id != staff.id:
+    if conversation.status != ConversationStatus.active or not owns(conversation.owner_id, staff):
         raise HandoffError("Only the agent who owns this conversation can do that (R6).", status=403)
 
 
 async def claim(session: AsyncSession, *, ctx: AppContext, conversation_id: int, staff: StaffUser) -> Conversation:
     """Take a waiting conversation; the first agent wins and owns it until it is closed (R6). Commits."""
+    if staff.id is None:  # issue 12 F2: an owner must be a real identity
+        raise HandoffError("Only a member of staff with an identity can take a conversation.", status=403)
     now = ctx.clock.now()
     res = await session.execute(
         update(Conversation)
@@ -527,7 +530,7 @@ async def reply_file(
 async def add_note(session: AsyncSession, *, ctx: AppContext, conversation: Conversation, staff: StaffUser,
                    text: str) -> ConversationMessage:
     """An internal note, never sent to the resident. Commits."""
-    allowed = (conversation.owner_id == staff.id or conversation.transfer_to_id == staff.id
+    allowed = (owns(conversation.owner_id, staff) or owns(conversation.transfer_to_id, staff)
                or ROLE_RANK[staff.role] >= ROLE_RANK[StaffRole.supervisor])
     if not allowed:
         raise HandoffError("Claim the conversation before adding notes.", status=403)
@@ -549,7 +552,8 @@ async def add_note(session: AsyncSession, *, ctx: AppContext, conversation: Conv
 async def transfer_targets(session: AsyncSession, *, staff: StaffUser) -> list[StaffUser]:
     """Active colleagues a chat can be transferred to."""
     return list((await session.execute(
-        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.id != staff.id).order_by(StaffUser.display_name)
+        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.id != staff.id,
+                                StaffUser.kind == "person").order_by(StaffUser.display_name)
     )).scalars())
 
 
@@ -593,7 +597,7 @@ async def offer_transfer(session: AsyncSession, *, ctx: AppContext, conversation
 async def answer_transfer(session: AsyncSession, *, ctx: AppContext, conversation: Conversation, staff: StaffUser,
                           accept: bool) -> Conversation:
     """The colleague accepts (becomes the owner) or declines (the first agent keeps it). Commits."""
-    if conversation.status != ConversationStatus.active or conversation.transfer_to_id != staff.id:
+    if conversation.status != ConversationStatus.active or not owns(conversation.transfer_to_id, staff):
         raise HandoffError("This conversation is not offered to you (any more).")
     now = ctx.clock.now()
     previous = conversation.owner_id

@@ -48,12 +48,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
-    # Signs session cookies and CSRF tokens; generated per process when unset (sessions then
-    # do not survive a restart, which is acceptable for the demo and tests).
+    # Signs session cookies and CSRF tokens and keys bill-code hashes. Required in production (a Telegram token
+    # set); the demo generates one and keeps it beside the SQLite database (core.keys, issue 12 F4).
     secret_key: SecretStr | None = None
     session_max_age: int = 8 * 3600
     session_idle_timeout: int = 30 * 60
-    login_max_failures: int = 5
+    login_max_failures: int = 5  # per (username, client address) in login_lock_seconds (core.throttle)
+    login_address_max_failures: int = 50  # per client address, over all usernames
     login_lock_seconds: int = 15 * 60
     api_tokens: list[SecretStr] = []
 

@@ -2,7 +2,7 @@
 
 Every change is one service call that commits the ticket, its history event and the notice to the
 resident (outbox, in the resident's language) in a single transaction. Staff functions take the
-acting ``StaffUser``; integrations acting through an API token have ``staff.id is None``.
+acting ``StaffUser``; integrations act through their token's service identity (a real staff row).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from core.enums import (
     Utility,
 )
 from core.numbers import next_number
-from core.staff import has_role
+from core.staff import has_role, may_act_on
 from db.models import Appointment, QuestionLog, Resident, StaffUser, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -592,9 +592,9 @@ REOPENED_MESSAGE = N_("🔁 Your request {number} has been reopened and work con
 
 def _check_owner(ticket: Ticket, staff: StaffUser | None) -> None:
     """R6: the first person who takes a case owns it; others act on it only as supervisors."""
-    if staff is None or staff.id is None or ticket.owner_id is None:
-        return
-    if ticket.owner_id != staff.id and not _is_supervisor(staff):
+    if staff is None:
+        return  # the system or the resident's own flow, not a member of staff
+    if not may_act_on(ticket.owner_id, staff):  # issue 12 F2: an identity without an id owns nothing
         raise NotAllowed("this ticket is owned by another member of staff (R6); ask a supervisor to reassign it")
 
 
@@ -731,6 +731,7 @@ async def add_note(session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: St
     text = (text or "").strip()
     if not text or len(text) > MAX_STAFF_TEXT:
         raise InvalidInput(f"a note needs 1 to {MAX_STAFF_TEXT} characters")
+    _check_owner(ticket, staff)  # issue 12 F10
     now = ctx.clock.now()
     event = TicketEvent(ticket_id=ticket.id, at=now, kind="note", staff_id=_staff_id(staff), note=text)
     session.add(event)
@@ -764,6 +765,7 @@ async def classify_complaint(
     klass = (klass or "").strip().upper() or None
     if klass is not None and klass not in COMPLAINT_CLASSES:
         raise InvalidInput("class must be A, B or C")
+    _check_owner(ticket, staff)  # issue 12 F10: a level-2 class escalates, so only the owner or a supervisor
     now = ctx.clock.now()
     ticket.complaint_level = level
     ticket.complaint_class = klass

@@ -158,10 +158,16 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # "person" logs in with a password; "service" is the identity of an API token (issue 12 F2): it owns
+    # chats and tickets and appears in the audit log, but can never log in.
+    kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    # Bumped to end every console session of this person at once (issue 12 F5); cookies carry the value.
+    session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
-    """Bearer tokens for integrations (billing system); only a hash is stored."""
+    """Bearer tokens for integrations (billing system); only a hash is stored. Each acts as its own
+    service staff row (``staff_id``), so ownership and the audit log see a real identity."""
 
     __tablename__ = "api_token"
 
@@ -171,6 +177,8 @@ class ApiToken(Base):
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    last_used_at: Mapped[datetime | None]
 
 
 class OutageNotice(Base):

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from api.deps import CsrfDep, CtxDep, SessionDep
 from api.templating import render
 from core import staff as staff_service
+from core.throttle import LoginThrottle
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,22 +36,25 @@ async def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "/",
 ):
-    throttle = request.app.state.login_throttle
+    throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
-    if not throttle.allow(client):
+    name = username.strip()
+    # F6: the throttle is asked before any database work. A refusal still costs one password hash, so the
+    # answer's timing says nothing about the lock or the account; the lock is per (username, address) and per
+    # address, so nobody can lock a colleague out from elsewhere.
+    if await throttle.blocked(name, client):
+        staff_service.burn_hash_time(password)
         return render(request, "login.html", status_code=429, next=_safe_next(next),
-                      error="Too many attempts. Please wait a few minutes. / 尝试次数过多，请稍后再试。")
-    s = ctx.settings
-    result = await staff_service.authenticate(
-        session, username=username.strip(), password=password, now=ctx.clock.now(),
-        max_failures=s.login_max_failures, lock_seconds=s.login_lock_seconds,
-    )
+                      error="Too many failed attempts from here. Please wait a few minutes. / "
+                            "失败次数过多，请稍后再试。")
+    result = await staff_service.authenticate(session, username=name, password=password, now=ctx.clock.now())
     if result.user is None:
-        msg = ("This account is locked for a while after repeated failures. / 账号因多次失败被暂时锁定。"
-               if result.locked else "Wrong username or password. / 用户名或密码错误。")
-        return render(request, "login.html", status_code=401, next=_safe_next(next), error=msg)
-    throttle.reset(client)
-    request.state.session = request.app.state.sessions.new(result.user.id)  # new nonce: no session fixation
+        await throttle.failed(name, client)
+        return render(request, "login.html", status_code=401, next=_safe_next(next),
+                      error="Wrong username or password. / 用户名或密码错误。")
+    await throttle.succeeded(name, client)
+    # A new nonce (no session fixation) bound to the person's current session generation (F5).
+    request.state.session = request.app.state.sessions.new(result.user.id, result.user.session_gen)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
