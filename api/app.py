@@ -120,3 +120,6 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import notices as console_notices  # issue 3: written notices on file (R1)
 
     app.include_router(console_notices.router)
+    from api.console import admin as console_admin  # issue 12: staff administration and own password
+
+    app.include_router(console_admin.router)

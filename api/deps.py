@@ -42,6 +42,9 @@ def _bearer(request: Request) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
+TOKEN_ELSEWHERE = "API tokens are accepted only under /api/v1; the console needs a login"
+
+
 def is_token_api(request: Request) -> bool:
     """Bearer tokens are for the integration API only (issue 12 F2)."""
     path = request.url.path
@@ -54,8 +57,7 @@ async def current_staff(request: Request, session: SessionDep, ctx: CtxDep) -> S
     if bearer is not None:
         if not is_token_api(request):
             # A console page or form never accepts a token, not even next to a valid cookie.
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                                "API tokens are accepted only under /api/v1; the console needs a login")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, TOKEN_ELSEWHERE)
         user = await staff_service.token_identity(session, bearer, now=ctx.clock.now())
         if user is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
@@ -99,8 +101,10 @@ async def csrf_protect(request: Request) -> None:
     """Every state-changing console request carries the session's CSRF token (form field or header)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    if _bearer(request) is not None and is_token_api(request):
-        return  # bearer-token API calls are not sent by browsers automatically (elsewhere a token is refused)
+    if _bearer(request) is not None:
+        if is_token_api(request):
+            return  # bearer-token API calls are not sent by browsers automatically
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, TOKEN_ELSEWHERE)  # F2: console forms need a login
     sess = getattr(request.state, "session", None)
     token = request.headers.get("x-csrf-token")
     if token is None and request.headers.get("content-type", "").startswith(

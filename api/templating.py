@@ -54,6 +54,7 @@ NAV = [
     {"href": "/console/reports", "label": "Reports 报表", "role": "supervisor"},
     {"href": "/console/knowledge", "label": "Knowledge 知识库", "role": "agent"},
     {"href": "/console/audit", "label": "Audit 审计", "role": "admin"},
+    {"href": "/console/admin/staff", "label": "Staff 人员", "role": "admin"},  # issue 12 F5
 ]
 templates.env.globals["nav_items"] = NAV
 

@@ -9,6 +9,10 @@ from typing import Annotated
 
 import typer
 
+from core import staff as staff_service
+from core.context import AppContext
+from core.enums import StaffRole
+from core.keys import SecretKeyMissing, install_secret_key, reveal
 from core.settings import Settings
 
 app = typer.Typer(help="Onestop: utility self-service bot and back office.", no_args_is_help=True,
@@ -34,6 +38,7 @@ def _run(parts: set[str], host: str | None, port: int | None, migrate_first: boo
     from db.migrate import upgrade
 
     settings = _settings(host=host, port=port)
+    install_secret_key(settings)  # before the migration (it re-keys bill codes) and before any work (F4)
     _logging()
     if migrate_first:
         upgrade(settings.database_url)
@@ -103,17 +108,19 @@ def demo_data() -> None:
     from core.context import AppContext
     from core.demo import load_demo
 
+    ctx = AppContext.create(_settings())
+
     async def go() -> None:
-        ctx = AppContext.create(_settings())
         async with ctx.sessionmaker() as session:
             result = await load_demo(session, now=ctx.clock.now())
         await ctx.close()
         if not result.created:
             typer.echo("demo data already present")
             return
-        typer.echo("Demo data loaded. Staff logins (random passwords, shown once):")
-        for user, pw in result.staff_passwords.items():
-            typer.echo(f"  {user:18} {pw}")
+        typer.echo("Demo data loaded.")
+        # F9: passwords go to the terminal only, never to a log; `make run` at a terminal still shows them.
+        reveal(["Staff logins (random passwords, shown once):"]
+               + [f"  {user:18} {pw}" for user, pw in result.staff_passwords.items()], ctx.settings)
         typer.echo("Some demo accounts (number, utility, holder, bill code):")
         for row in result.sample_accounts:
             typer.echo("  " + "  ".join(row))
@@ -128,39 +135,110 @@ def create_staff(
     name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create a staff user with a random password (printed once)."""
-    from core import staff
-    from core.context import AppContext
-    from core.enums import StaffRole
+    ctx = AppContext.create(_settings())
+    password = staff_service.new_password()
 
     async def go() -> None:
-        ctx = AppContext.create(_settings())
-        password = staff.new_password()
         async with ctx.sessionmaker() as session:
-            await staff.create_staff(session, username=username, display_name=name or username,
-                                     role=StaffRole(role), password=password, now=ctx.clock.now())
+            await staff_service.create_staff(session, username=username, display_name=name or username,
+                                             role=StaffRole(role), password=password, now=ctx.clock.now())
             await session.commit()
-        await ctx.close()
-        typer.echo(f"created {username} ({role}); password: {password}")
 
-    asyncio.run(go())
+    _staff_call(ctx, go())
+    typer.echo(f"created {username} ({role})")
+    reveal([f"password of {username}: {password}"], ctx.settings)
 
 
 @app.command("create-token")
 def create_token(name: str, role: str = "operator") -> None:
-    """Create a bearer token for an integration (e.g. the billing system); printed once."""
-    from core import staff
-    from core.context import AppContext
-    from core.enums import StaffRole
+    """Create a bearer token for an integration, with its own service identity (printed once)."""
+
+    ctx = AppContext.create(_settings())
+
+    async def go() -> str:
+        async with ctx.sessionmaker() as session:
+            token = await staff_service.create_api_token(session, name=name, role=StaffRole(role), now=ctx.clock.now())
+            await session.commit()
+            return token
+
+    token = _staff_call(ctx, go())
+    reveal([f"token {name} ({role}): {token}"], ctx.settings)
+
+
+def _staff_call(ctx, coro):
+    """Run one staff-administration call; a refusal is one line on stderr and exit status 1."""
+
+    async def go():
+        try:
+            return await coro
+        finally:
+            await ctx.close()
+
+    try:
+        return asyncio.run(go())
+    except staff_service.StaffError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("deactivate-staff")
+def deactivate_staff(username: str) -> None:
+    """Deactivate a staff member: their sessions end at once (the next request is refused)."""
+
+    ctx = AppContext.create(_settings())
 
     async def go() -> None:
-        ctx = AppContext.create(_settings())
         async with ctx.sessionmaker() as session:
-            token = await staff.create_api_token(session, name=name, role=StaffRole(role), now=ctx.clock.now())
-            await session.commit()
-        await ctx.close()
-        typer.echo(token)
+            await staff_service.deactivate_staff(session, username=username, now=ctx.clock.now())
 
-    asyncio.run(go())
+    _staff_call(ctx, go())
+    typer.echo(f"{username} is deactivated; their sessions have ended")
+
+
+@app.command("reset-password")
+def reset_password(username: str) -> None:
+    """Give a staff member a new random password and end all their sessions."""
+
+    ctx = AppContext.create(_settings())
+
+    async def go() -> str:
+        async with ctx.sessionmaker() as session:
+            _, password = await staff_service.reset_password(session, username=username, now=ctx.clock.now())
+            return password
+
+    password = _staff_call(ctx, go())
+    typer.echo(f"{username}'s sessions have ended")
+    reveal([f"new password of {username}: {password}"], ctx.settings)
+
+
+@app.command("revoke-token")
+def revoke_token(name: str) -> None:
+    """Revoke an integration token: the next request with it is refused."""
+
+    ctx = AppContext.create(_settings())
+
+    async def go() -> int:
+        async with ctx.sessionmaker() as session:
+            return await staff_service.revoke_token(session, name=name, now=ctx.clock.now())
+
+    count = _staff_call(ctx, go())
+    typer.echo(f"revoked {count} token(s) named {name}")
+
+
+@app.command("list-tokens")
+def list_tokens() -> None:
+    """Integration tokens with their role, state and last use."""
+
+    ctx = AppContext.create(_settings())
+
+    async def go() -> list:
+        async with ctx.sessionmaker() as session:
+            return await staff_service.tokens(session)
+
+    for t in _staff_call(ctx, go()):
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M} UTC" if t.last_used_at else "never"
+        typer.echo(f"{t.name:24} {t.role.value:10} {state:24} last used {used}")
 
 
 @app.command("ask")
@@ -210,7 +288,11 @@ def import_billing(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SecretKeyMissing as e:  # F4: one line, no traceback
+        typer.echo(f"onestop: {e}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

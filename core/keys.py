@@ -118,7 +118,7 @@ def legacy_bill_code_hash(code: str) -> str:
 def credentials_file(settings: Settings) -> Path:
     db = _sqlite_file(settings.database_url)
     base = db.parent if db is not None else Path.cwd()
-    return base / "onestop-credentials.txt"
+    return (base / "onestop-credentials.txt").resolve()
 
 
 def reveal(lines: list[str], settings: Settings, *, stream=None) -> str:

@@ -8,6 +8,7 @@ import logging
 import signal
 
 from core.context import AppContext
+from core.keys import reveal
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,9 @@ async def ensure_admin(ctx: AppContext) -> None:
         await staff.create_staff(session, username="admin", display_name="Administrator", role=StaffRole.admin,
                                  password=password, now=ctx.clock.now())
         await session.commit()
-    print(f"\n  First run: created staff user 'admin' with password: {password}\n  (shown once; keep it safe)\n",
-          flush=True)
+    # F9: to the terminal only (or a 0600 file when stdout is not a TTY), never through logging.
+    reveal(["", f"  First run: created staff user 'admin' with password: {password}", "  (shown once; keep it safe)",
+            ""], ctx.settings)
 
 
 async def run(settings: Settings, parts: set[str]) -> None:

@@ -172,12 +172,17 @@ async def token_identity(session: AsyncSession, token: str, *, now: datetime) ->
 MIN_PASSWORD = 10
 
 
-async def _person(session: AsyncSession, username: str) -> StaffUser:
-    user = (await session.execute(
-        select(StaffUser).where(StaffUser.username == username.strip(), StaffUser.kind == PERSON)
-    )).scalar_one_or_none()
+async def _person(session: AsyncSession, username: str | None, staff_id: int | None) -> StaffUser:
+    """A person by username (CLI) or id (console)."""
+    query = select(StaffUser).where(StaffUser.kind == PERSON)
+    if staff_id is not None:
+        query = query.where(StaffUser.id == staff_id)
+    else:
+        query = query.where(StaffUser.username == (username or "").strip())
+    user = (await session.execute(query)).scalar_one_or_none()
     if user is None:
-        raise StaffError(f"no staff member named {username.strip()!r}")
+        raise StaffError(f"no staff member named {username.strip()!r}" if staff_id is None
+                         else "no such staff member")
     return user
 
 
@@ -186,10 +191,10 @@ def end_sessions(user: StaffUser) -> None:
     user.session_gen = (user.session_gen or 0) + 1
 
 
-async def deactivate_staff(session: AsyncSession, *, username: str, now: datetime,
-                           actor_id: int | None = None) -> StaffUser:
+async def deactivate_staff(session: AsyncSession, *, now: datetime, username: str | None = None,
+                           staff_id: int | None = None, actor_id: int | None = None) -> StaffUser:
     """Deactivate a person and end their sessions at once. The last active admin cannot be deactivated. Commits."""
-    user = await _person(session, username)
+    user = await _person(session, username, staff_id)
     if user.role is StaffRole.admin and user.active:
         admins = (await session.execute(select(func.count()).select_from(StaffUser).where(
             StaffUser.role == StaffRole.admin, StaffUser.active.is_(True), StaffUser.kind == PERSON))).scalar_one()
@@ -203,17 +208,17 @@ async def deactivate_staff(session: AsyncSession, *, username: str, now: datetim
     return user
 
 
-async def reset_password(session: AsyncSession, *, username: str, now: datetime,
-                         actor_id: int | None = None) -> str:
+async def reset_password(session: AsyncSession, *, now: datetime, username: str | None = None,
+                         staff_id: int | None = None, actor_id: int | None = None) -> tuple[StaffUser, str]:
     """A new random password (returned once) and the end of every session of that person. Commits."""
-    user = await _person(session, username)
+    user = await _person(session, username, staff_id)
     password = new_password()
     user.password_hash = hash_password(password)
     end_sessions(user)
     audit.record(session, at=now, staff_id=actor_id, action="staff.reset_password", target_type="staff",
                  target_id=user.id)
     await session.commit()
-    return password
+    return user, password
 
 
 async def change_own_password(session: AsyncSession, *, user: StaffUser, current: str, new: str,
@@ -235,13 +240,16 @@ async def change_own_password(session: AsyncSession, *, user: StaffUser, current
     await session.commit()
 
 
-async def revoke_token(session: AsyncSession, *, name: str, now: datetime, actor_id: int | None = None) -> int:
-    """Revoke the token(s) of that name; the next request with it is refused. Returns how many. Commits."""
-    rows = list((await session.execute(
-        select(ApiToken).where(ApiToken.name == name.strip(), ApiToken.revoked_at.is_(None))
-    )).scalars())
+async def revoke_token(session: AsyncSession, *, now: datetime, name: str | None = None,
+                       token_id: int | None = None, actor_id: int | None = None) -> int:
+    """Revoke the token(s) of that name (or that id); the next request with it is refused. Returns how many.
+    Commits."""
+    query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
+    query = query.where(ApiToken.id == token_id) if token_id is not None else query.where(
+        ApiToken.name == (name or "").strip())
+    rows = list((await session.execute(query)).scalars())
     if not rows:
-        raise StaffError(f"no live token named {name.strip()!r}")
+        raise StaffError("no live token of that name" if token_id is None else "that token is already revoked")
     for tok in rows:
         tok.revoked_at = now
         service = await session.get(StaffUser, tok.staff_id)
