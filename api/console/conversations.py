@@ -15,6 +15,7 @@ from api.templating import render
 from core import canned, handoff, language_guard
 from core.context import AppContext
 from core.enums import ConversationStatus, MessageDirection
+from core.staff import owns
 from db.models import Conversation, ConversationMessage, Resident, StaffUser
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -47,8 +48,8 @@ def _page(request: Request, *, ctx: AppContext, conv: Conversation, resident: Re
     return render(
         request, "console/conversation.html", status_code=status_code, conv=conv, resident=resident,
         names=names, context=context, targets=targets, error=error, warning=warning, draft=draft,
-        is_owner=conv.status == ConversationStatus.active and conv.owner_id == user.id,
-        offered=conv.transfer_to_id == user.id, canned=canned.REPLIES, lang=lang,
+        is_owner=conv.status == ConversationStatus.active and owns(conv.owner_id, user),
+        offered=owns(conv.transfer_to_id, user), canned=canned.REPLIES, lang=lang,
         canned_texts={c.key: c.text(lang) for c in canned.REPLIES},
         topics=canned.topic_choices(ctx.catalogue, lang), now=ctx.clock.now(),
     )

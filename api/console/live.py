@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from core import handoff
 from core.context import AppContext
+from core.staff import owns
 from db.models import StaffUser
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,7 @@ def _wanted(event: dict[str, Any], topics: set[str], conversation_id: int | None
     if topic == "conversation":
         if conversation_id is not None:
             return event.get("conversation_id") == conversation_id
-        return event.get("owner_id") == staff.id  # "my chats" on the queue page
+        return owns(event.get("owner_id"), staff)  # "my chats" on the queue page
     return True
 
 

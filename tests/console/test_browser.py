@@ -89,7 +89,10 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
     passwords = {}
     for user, role in (("li.ming", "agent"), ("boss", "admin")):
         out = _cli("create-staff", user, "--role", role, "--name", "李明" if user == "li.ming" else "Boss", env=env)
-        passwords[user] = re.search(r"password: (\S+)", out).group(1)
+        # Not a terminal: the password went to a 0600 file beside the database, never to stdout (issue 12 F9).
+        creds = (tmp / "onestop-credentials.txt").read_text()
+        passwords[user] = re.search(rf"password of {re.escape(user)}: (\S+)", creds).group(1)
+        assert passwords[user] not in out
     log = tmp / "onestop.log"
     with log.open("w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,

@@ -39,6 +39,16 @@ def _cli(*args: str, env: dict[str, str]) -> str:
     return out.stdout
 
 
+def cli_secret(*args: str, env: dict[str, str]) -> str:
+    """Run a command that creates a password or token and return it. Stdout is not a terminal here, so the
+    secret goes to the 0600 file beside the database, never to the output (issue 12 F9)."""
+    out = _cli(*args, env=env)
+    db = Path(env["DATABASE_URL"].split("///", 1)[1])
+    secret = (db.parent / "onestop-credentials.txt").read_text().strip().splitlines()[-1].rsplit(": ", 1)[1]
+    assert secret not in out
+    return secret
+
+
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     tmp = tmp_path_factory.mktemp("e2e")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from core.clock import LOCAL_TZ
-from tests.e2e.conftest import Resident, RunningApp, _cli, inline_buttons
+from tests.e2e.conftest import Resident, RunningApp, cli_secret, inline_buttons
 
 pytestmark = pytest.mark.e2e
 
@@ -38,8 +38,7 @@ def _csrf(html: str) -> str:
 
 
 def _login(c: httpx.Client, env: dict[str, str], username: str, role: str) -> str:
-    out = _cli("create-staff", username, "--role", role, env=env)
-    password = out.strip().rsplit("password: ", 1)[1]
+    password = cli_secret("create-staff", username, "--role", role, env=env)
     r = c.post("/login", data={"username": username, "password": password, "next": "/",
                                "csrf_token": _csrf(c.get("/login").text)})
     assert r.status_code == 303, r.text

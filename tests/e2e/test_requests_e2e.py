@@ -18,7 +18,7 @@ import httpx
 import pytest
 from babel.support import Translations
 
-from tests.e2e.conftest import ROOT, Resident, RunningApp, _cli, inline_buttons
+from tests.e2e.conftest import ROOT, Resident, RunningApp, cli_secret, inline_buttons
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ def number_in(text: str, prefix: str) -> str:
 
 
 def test_resident_and_staff_done_when(running_app: RunningApp) -> None:
-    token = _cli("create-token", "e2e-console", "--role", "supervisor", env=running_app.env).strip().splitlines()[-1]
+    token = cli_secret("create-token", "e2e-console", "--role", "supervisor", env=running_app.env)
     with running_app.client() as c, httpx.Client(base_url=running_app.base, timeout=30,
                                                  headers={"Authorization": f"Bearer {token}"}) as api:
         wang = Talk(c, WANG)
