@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+from pathlib import Path
 
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -15,6 +16,7 @@ from api.sandbox.media import tiny_png
 from tests.sandbox.conftest import TOKEN
 
 API = f"/sandbox/bot{TOKEN}"
+SANDBOX_JS = (Path(__file__).resolve().parents[2] / "api/static/sandbox/sandbox.js").read_text("utf-8")
 WANG, LINA, ZHANG = 10001, 10002, 10003
 
 
@@ -385,7 +387,9 @@ async def test_reset_keeps_personas_and_cursors(client: AsyncClient, state: Sand
 async def test_chat_page_is_served(client: AsyncClient) -> None:
     r = await client.get("/sandbox")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    page = r.text
+    assert "<script>" not in r.text and "<style>" not in r.text  # issue 12 F3: the CSP allows neither
+    assert '<script src="/static/sandbox/sandbox.js" defer></script>' in r.text
+    page = r.text + SANDBOX_JS
     for marker in (
         'id="composer-input"',
         'id="send-btn"',
