@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import LoginRequired
+from api.headers import SecurityHeadersMiddleware
+from api.limits import BodyLimitMiddleware
 from api.security import COOKIE, SessionCodec
 from core.context import AppContext
 from core.settings import Settings
@@ -77,13 +79,17 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
             await session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    # Issue 12: body limits before any other work (F8), security headers on every answer (F3); the last added
+    # is the outermost, so even a 413 carries the headers.
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, public_url=settings.public_url)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
-    if settings.sandbox:
+    if settings.serve_sandbox():  # issue 12 F7: otherwise every /sandbox path is a 404
         from api.sandbox import SandboxState
         from api.sandbox import router as sandbox_router
 
-        app.state.sandbox = SandboxState()
+        app.state.sandbox = SandboxState(token=settings.bot_token)
         app.include_router(sandbox_router)
     return app
 

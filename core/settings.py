@@ -7,9 +7,13 @@ Settings are built in ``main()`` / the app factory and passed down; never at imp
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import secrets
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +50,8 @@ class Settings(BaseSettings):
     payment_provider_token: SecretStr = SecretStr("sandbox-provider-token")
 
     host: str = "127.0.0.1"
+    # ONESTOP_SANDBOX=1 serves the offline sandbox on a non-loopback address too (F7: see serve_sandbox).
+    sandbox_opt_in: bool = Field(False, validation_alias=AliasChoices("ONESTOP_SANDBOX", "sandbox_opt_in"))
     port: int = 8000
     public_url: str | None = None
     # Signs session cookies and CSRF tokens and keys bill-code hashes. Required in production (a Telegram token
@@ -69,19 +75,35 @@ class Settings(BaseSettings):
     knowledge_dir: Path = ROOT / "knowledge"
     locales_dir: Path = ROOT / "bot" / "locales"
 
+    # Request bodies are refused with 413 above these sizes, before any authentication or parsing (F8).
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+
     throttle_rate: float = 0.3  # seconds between two updates of one resident that we still process
     sender: SenderSettings = SenderSettings()
+    _sandbox_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
     def sandbox(self) -> bool:
         """No token: run against the built-in offline Telegram sandbox."""
         return self.telegram_bot_token is None
 
+    def serve_sandbox(self) -> bool:
+        """Issue 12 F7: the sandbox (page, resident API, emulated Bot API) is served only without a Telegram
+        token, and only on a loopback address unless ONESTOP_SANDBOX=1 says the exposure is deliberate."""
+        return self.sandbox and (self.sandbox_opt_in or _is_loopback(self.host))
+
     @property
     def bot_token(self) -> str:
         if self.telegram_bot_token is not None:
             return self.telegram_bot_token.get_secret_value()
-        return "1000000001:SANDBOX-onestop-demo-token"
+        # F10: the sandbox's Bot API accepts only this token. It is secret: derived from the secret key when
+        # there is one (so every process of one installation agrees), else random for this run.
+        secret = self._sandbox_secret
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value().encode()
+            secret = hmac.new(key, b"onestop.sandbox-bot-token", hashlib.sha256).hexdigest()[:32]
+        return f"1000000001:SANDBOX-{secret}"
 
     def api_base(self) -> str | None:
         if self.telegram_api_base:
@@ -89,3 +111,12 @@ class Settings(BaseSettings):
         if self.sandbox:
             return f"http://{self.host}:{self.port}/sandbox"
         return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere

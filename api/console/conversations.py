@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import mimetypes
+import hmac
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import inspect as sa_inspect
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
+from api.files import file_response, safe_filename, verified_type
 from api.security import SessionData
 from api.templating import render
 from core import canned, handoff, language_guard
@@ -157,12 +159,15 @@ async def send_file(
     codec = request.app.state.sessions
     base = (ctx.settings.public_url or str(request.base_url)).rstrip("/")
 
+    expires = int((ctx.clock.now() + MEDIA_URL_TTL).timestamp())
+
     def url_for(msg: ConversationMessage) -> str:
-        return f"{base}/media/chat/{msg.id}/{media_signature(codec, msg.id)}"
+        return f"{base}/media/chat/{msg.id}/{media_signature(codec, msg.id, expires)}"
 
     async def go(conv: Conversation) -> None:
+        # F10: store the type the bytes prove, never the browser's claim (an "image/png" that is HTML).
         await handoff.reply_file(session, ctx=ctx, conversation=conv, staff=user, data=data,
-                                 file_name=upload.filename or "file", mime_type=upload.content_type,
+                                 file_name=safe_filename(upload.filename), mime_type=verified_type(data),
                                  caption=caption, url_for=url_for)
 
     return await _action(request, session, ctx, conv_id, user, go)
@@ -210,10 +215,14 @@ async def checklist(request: Request, user: AgentDep, ctx: CtxDep, slug: str, la
 
 
 # -- files ---------------------------------------------------------------------------------------------------------
+# Every stored file goes out through api.files.file_response (issue 12 F1/F10): attachment, nosniff, CSP sandbox.
 
-def media_signature(codec, message_id: int) -> str:
-    # The session codec's HMAC keyed by the app secret: unguessable per message, verifiable without storage.
-    return codec.csrf_token(SessionData(nonce=f"chat-file:{message_id}"))
+MEDIA_URL_TTL = timedelta(days=3)  # Telegram fetches at once; the outbox may retry for a while
+
+
+def media_signature(codec, message_id: int, expires: int) -> str:
+    # The session codec's HMAC keyed by the app secret: unguessable per message and expiry, no storage needed.
+    return f"{expires}-{codec.csrf_token(SessionData(nonce=f'chat-file:{message_id}:{expires}'))}"
 
 
 def _console_bot(ctx: AppContext):
@@ -238,8 +247,7 @@ async def message_file(conv_id: int, message_id: int, request: Request, user: Ag
         await session.refresh(msg, ["file_data"])
         if msg.file_data is None:
             raise HTTPException(404, "no file")
-        return Response(msg.file_data, media_type=msg.mime_type or "application/octet-stream",
-                        headers={"Cache-Control": "private, max-age=3600"})
+        return file_response(msg.file_data, filename=name, inline_image=True, cache="private, max-age=3600")
     try:
         bot = _console_bot(ctx)
         tg_file = await bot.get_file(msg.file_id)
@@ -247,24 +255,23 @@ async def message_file(conv_id: int, message_id: int, request: Request, user: Ag
     except Exception as e:  # expired or unknown file: Telegram keeps files only for a while
         raise HTTPException(404, "the file is no longer available from Telegram") from e
     body = data.read() if hasattr(data, "read") else bytes(data or b"")
-    mime = mimetypes.guess_type(name)[0] or mimetypes.guess_type(tg_file.file_path or "")[0]
-    if msg.content_type == "photo":
-        mime = mime or "image/jpeg"
-    elif msg.content_type == "voice":
-        mime = "audio/ogg"
-    return Response(body, media_type=mime or "application/octet-stream",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return file_response(body, filename=name, inline_image=True, cache="private, max-age=3600")
 
 
 media_router = APIRouter(include_in_schema=False)
 
 
 @media_router.get("/media/chat/{message_id}/{signature}")
-async def public_media(message_id: int, signature: str, request: Request, session: SessionDep):
-    """An agent's upload fetched by Telegram (no cookie): the HMAC in the URL is the permission."""
-    import hmac
+async def public_media(message_id: int, signature: str, request: Request, ctx: CtxDep, session: SessionDep):
+    """An agent's upload fetched by Telegram, which has no cookie: the expiring HMAC in the URL is the permission.
 
-    if not hmac.compare_digest(media_signature(request.app.state.sessions, message_id), signature):
+    It is served like every stored file (attachment, nosniff, CSP sandbox), so even a leaked link cannot
+    run anything in the console's origin, and it stops working after MEDIA_URL_TTL.
+    """
+    expires_s, _, _mac = signature.partition("-")
+    if not expires_s.isdigit() or int(expires_s) < ctx.clock.now().timestamp():
+        raise HTTPException(404, "not found")
+    if not hmac.compare_digest(media_signature(request.app.state.sessions, message_id, int(expires_s)), signature):
         raise HTTPException(404, "not found")
     msg = await session.get(ConversationMessage, message_id)
     if msg is None or msg.direction != MessageDirection.outbound:
@@ -272,7 +279,7 @@ async def public_media(message_id: int, signature: str, request: Request, sessio
     await session.refresh(msg, ["file_data"])
     if msg.file_data is None:
         raise HTTPException(404, "not found")
-    return Response(msg.file_data, media_type=msg.mime_type or "application/octet-stream")
+    return file_response(msg.file_data, filename=msg.file_name)
 
 
 @router.get("/console/conversations", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
+from api.files import file_response
 from api.templating import NAV, render
 from core import audit, notices
 
@@ -39,14 +40,5 @@ async def notice_pdf(reference: str, user: AgentDep, ctx: CtxDep, session: Sessi
     audit.record(session, at=ctx.clock.now(), staff_id=user.id, action="notice.view", target_type="notice",
                  target_id=row.reference)
     await session.commit()
-    name = notices.notice_filename(row.reference, row.language)
-    return Response(row.pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f"inline; filename=\"{row.reference}.pdf\"; filename*=UTF-8''{_quote(name)}",
-        "Cache-Control": "private, no-store",
-    })
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+    # Our own PDF, but still a stored file: attachment, nosniff, CSP sandbox like every other (issue 12 F1).
+    return file_response(row.pdf, filename=notices.notice_filename(row.reference, row.language))

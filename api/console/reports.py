@@ -3,9 +3,6 @@ charts as inline SVG, every table exportable as CSV (exports are audited)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
@@ -13,6 +10,7 @@ from api.console import svg
 from api.deps import CtxDep, SessionDep, SupervisorDep
 from api.templating import render
 from core import audit, reports
+from core.csv_export import to_csv
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,13 +75,6 @@ def _rows(r: reports.Report, section: str) -> tuple[list[str], list[list[object]
     return head, rows
 
 
-def _safe(value: object) -> object:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (residents' questions are in here).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return "" if value is None else value
-
-
 @router.get("/console/reports/export.csv")
 async def export_csv(request: Request, user: SupervisorDep, ctx: CtxDep, session: SessionDep, section: str,
                      start: str | None = None, end: str | None = None):
@@ -93,13 +84,10 @@ async def export_csv(request: Request, user: SupervisorDep, ctx: CtxDep, session
     period = reports.Period.parse(start, end, now)
     r = await reports.build(session, period=period, now=now)
     head, rows = _rows(r, section)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(head)
-    writer.writerows([[_safe(v) for v in row] for row in rows])
+    body = to_csv(head, rows)  # F9: formula cells neutralised
     audit.record(session, at=now, staff_id=user.id, action="report.export", target_type="report", target_id=section,
                  start=period.start.isoformat(), end=period.end.isoformat(), rows=len(rows))
     await session.commit()
     name = f"onestop-{section}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

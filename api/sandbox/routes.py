@@ -45,19 +45,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import re
 from collections.abc import Awaitable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from api.files import file_response
 from api.sandbox.botapi import METHOD_NAMES, METHODS, Params, Upload
 from api.sandbox.personas import Persona
 from api.sandbox.state import BotApiError, SandboxError, SandboxState, decode_base64
@@ -119,6 +120,11 @@ async def unless_disconnected(request: Request, awaitable: Awaitable[T]) -> tupl
                 await task
 
 
+def _token_ok(state: SandboxState, token: str) -> bool:
+    """Only the sandbox's own bot token: anyone else reaching the port can neither send nor read (F10)."""
+    return hmac.compare_digest(token.encode(), state.token.encode())
+
+
 def _api_error(error: BotApiError) -> JSONResponse:
     return JSONResponse(error.payload(), status_code=error.error_code)
 
@@ -137,7 +143,7 @@ def _chat_id_hint(params: Params) -> int | None:
 async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
     state = get_state(request)
     match = _TOKEN_RE.match(token)
-    if match is None:
+    if match is None or not _token_ok(state, token):
         return _api_error(BotApiError(401, "Unauthorized"))
     state.bot_id = int(match.group(1))
     func = METHODS.get(method.lower())
@@ -171,12 +177,12 @@ async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
 @router.get("/sandbox/file/bot{token}/{file_path:path}", include_in_schema=False)
 async def bot_file(token: str, file_path: str, request: Request) -> Response:
     state = get_state(request)
-    if not _TOKEN_RE.match(token):
+    if not _token_ok(state, token):
         return _api_error(BotApiError(401, "Unauthorized"))
     record = state.file_by_path(file_path)
     if record is None or record.url:
         return _api_error(BotApiError(404, "Not Found"))
-    return Response(record.data, media_type=record.mime_type)
+    return file_response(record.data, filename=record.file_name)
 
 
 @router.get("/sandbox/files/{file_id}", include_in_schema=False)
@@ -187,8 +193,8 @@ async def sandbox_file(file_id: str, request: Request) -> Response:
         raise SandboxError(404, "file not found")
     if record.url:
         return RedirectResponse(record.url)
-    disposition = f"inline; filename*=UTF-8''{quote(record.file_name)}"
-    return Response(record.data, media_type=record.mime_type, headers={"Content-Disposition": disposition})
+    # The chat page previews verified images; everything else downloads (issue 12 F1).
+    return file_response(record.data, filename=record.file_name, inline_image=True)
 
 
 # ---------------------------------------------------------------------- resident API

@@ -171,7 +171,10 @@ class SandboxState:
         *,
         pay_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        token: str | None = None,
     ) -> None:
+        # F10: the emulated Bot API answers only this token (the in-process bot is built with it).
+        self.token = token or f"1000000001:SANDBOX-{secrets.token_urlsafe(24)}"
         self.pay_timeout = pay_timeout
         self.clock = clock
         self._initial_personas = [

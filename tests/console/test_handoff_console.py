@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import types
 
+from PIL import Image
 from sqlalchemy import select
 
 from core.enums import ConversationStatus, MessageDirection, StaffRole
@@ -243,6 +244,12 @@ async def test_checklist_and_canned_replies(ctx, make_client, staff_users) -> No
     assert (await agent.get("/console/canned/checklist", params={"slug": "nope.x"})).status_code == 404
 
 
+def _image_bytes(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, fmt)
+    return buf.getvalue()
+
+
 async def test_resident_photo_is_shown_and_agent_file_is_sent_by_signed_url(ctx, app, make_client, staff_users,
                                                                              client) -> None:
     from core import handoff
@@ -259,13 +266,16 @@ async def test_resident_photo_is_shown_and_agent_file_is_sent_by_signed_url(ctx,
             return types.SimpleNamespace(file_path="photos/file_1.jpg")
 
         async def download_file(self, path):
-            return io.BytesIO(b"\xff\xd8jpeg-bytes")
+            return io.BytesIO(jpeg)
 
+    jpeg = _image_bytes("JPEG")
     ctx.extras["bot"] = FakeBot()
     r = await agent.get(f"/console/conversations/{conv.id}/files/{photo.id}")
-    assert r.status_code == 200 and r.content == b"\xff\xd8jpeg-bytes" and r.headers["content-type"] == "image/jpeg"
+    # A verified photo previews inline with its real type (issue 12 F1).
+    assert r.status_code == 200 and r.content == jpeg and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["content-disposition"].startswith("inline;") and r.headers["x-content-type-options"] == "nosniff"
 
-    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    png = _image_bytes("PNG")
     r = await agent.post(f"/console/conversations/{conv.id}/file",
                          data={"csrf_token": await token_of(agent), "caption": "示意图"},
                          files={"upload": ("diagram.png", png, "image/png")})
@@ -275,6 +285,7 @@ async def test_resident_photo_is_shown_and_agent_file_is_sent_by_signed_url(ctx,
     assert url.startswith("http://testserver/media/chat/") and "示意图" in row.payload["caption"]
     public = await client.get(url.removeprefix("http://testserver"))  # Telegram has no cookie
     assert public.status_code == 200 and public.content == png
+    assert public.headers["content-disposition"].startswith("attachment;")
     assert (await client.get(url.removeprefix("http://testserver")[:-4] + "beef")).status_code == 404
 
 

@@ -48,6 +48,11 @@ async def test_agent_lists_searches_and_opens_a_notice_and_the_opening_is_audite
     assert pdf.status_code == 200 and pdf.content == b"%PDF-1.7 first"
     assert pdf.headers["content-type"] == "application/pdf"
     assert "no-store" in pdf.headers["cache-control"]
+    # Issue 12 F1: a stored file like any other (attachment, nosniff, CSP sandbox).
+    assert pdf.headers["content-disposition"].startswith("attachment;") and "filename*=UTF-8''" in \
+        pdf.headers["content-disposition"]
+    assert pdf.headers["x-content-type-options"] == "nosniff"
+    assert pdf.headers["content-security-policy"].startswith("sandbox")
     assert (await client.get("/console/notices/GZ-20991231-9999.pdf")).status_code == 404
 
     session.expire_all()

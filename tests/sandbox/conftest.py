@@ -21,7 +21,7 @@ TOKEN = "424242:SANDBOX-test_token"
 
 @pytest.fixture
 def state() -> SandboxState:
-    return SandboxState(pay_timeout=5)
+    return SandboxState(pay_timeout=5, token=TOKEN)
 
 
 @pytest.fixture

@@ -405,7 +405,7 @@ async def test_abandoned_long_poll_is_released(server: str, state: SandboxState)
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        url = f"{server}/bot424242:x/getUpdates"
+        url = f"{server}/bot{state.token}/getUpdates"
         request = asyncio.create_task(session.post(url, data={"timeout": "30"}))
         for _ in range(50):
             if state.waiting:

@@ -6,15 +6,17 @@ import asyncio
 import base64
 import json
 import time
+from pathlib import Path
 
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from api.sandbox import Persona, SandboxState, router
 from api.sandbox.media import tiny_png
+from tests.sandbox.conftest import TOKEN
 
-TOKEN = "777:abc_DEF-123"
 API = f"/sandbox/bot{TOKEN}"
+SANDBOX_JS = (Path(__file__).resolve().parents[2] / "api/static/sandbox/sandbox.js").read_text("utf-8")
 WANG, LINA, ZHANG = 10001, 10002, 10003
 
 
@@ -42,7 +44,7 @@ async def test_token_and_method_checks(client: AsyncClient) -> None:
     assert r.status_code == 404
     assert r.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
     r = await client.get(f"{API}/GETME")  # method names are case-insensitive
-    assert r.json()["result"]["id"] == 777
+    assert r.json()["result"]["id"] == 424242
 
 
 async def test_every_encoding_is_accepted(client: AsyncClient) -> None:
@@ -87,9 +89,11 @@ async def test_multipart_upload_by_attach_and_by_field(client: AsyncClient) -> N
     r = await client.get(f"/sandbox/file/bot{TOKEN}/{got['file_path']}")
     assert r.content == b"a,b\n1,2\n"
     r = await client.get(f"/sandbox/files/{doc['file_id']}")
+    # A resident's or the bot's file is never served as what its name claims (issue 12 F1).
     assert (
-        r.headers["content-type"].startswith("text/csv")
-        and "filename*=UTF-8''" in r.headers["content-disposition"]
+        r.headers["content-type"] == "application/octet-stream"
+        and r.headers["content-disposition"].startswith("attachment;")
+        and "filename*=UTF-8''%E7%94%B5%E8%B4%B9.csv" in r.headers["content-disposition"]
     )
     r = await client.post(f"{API}/sendPhoto", data={"chat_id": str(WANG), "photo": "attach://missing"})
     assert r.status_code == 400
@@ -383,7 +387,9 @@ async def test_reset_keeps_personas_and_cursors(client: AsyncClient, state: Sand
 async def test_chat_page_is_served(client: AsyncClient) -> None:
     r = await client.get("/sandbox")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    page = r.text
+    assert "<script>" not in r.text and "<style>" not in r.text  # issue 12 F3: the CSP allows neither
+    assert '<script src="/static/sandbox/sandbox.js" defer></script>' in r.text
+    page = r.text + SANDBOX_JS
     for marker in (
         'id="composer-input"',
         'id="send-btn"',
