@@ -12,6 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
+from bot.middlewares.commands import UnknownCommandMiddleware
 from bot.middlewares.db import DbSessionMiddleware
 from bot.middlewares.guards import CallbackGuardMiddleware, PrivateChatOnlyMiddleware
 from bot.middlewares.i18n import ResidentI18nMiddleware
@@ -58,6 +59,7 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
     dp.update.outer_middleware(ResidentI18nMiddleware(build_i18n(ctx)))
     dp.update.outer_middleware(ThrottlingMiddleware(burst=ctx.settings.flood_burst, window=ctx.settings.flood_window))
     dp.update.outer_middleware(MenuEscapeMiddleware())
+    dp.update.outer_middleware(UnknownCommandMiddleware())  # not a form's answer (issue 13)
     dp.callback_query.outer_middleware(CallbackGuardMiddleware())  # every tap answered once (issue 13)
     dp.include_routers(*get_routers())
     return dp

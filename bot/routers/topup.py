@@ -21,6 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.routers.accounts import AccountAction, AccountCallback, account_title, accounts_overview, balance_text
 from core import accounts, alerts, ledger
 from core.accounts import TopupProblem
@@ -43,8 +44,8 @@ class TopupAction(StrEnum):
 
 class TopupCallback(CallbackData, prefix="top"):
     action: TopupAction
-    account_id: int = 0
-    amount_fen: int = 0
+    account_id: CallbackInt = 0
+    amount_fen: CallbackInt = 0
 
 
 class TopupForm(StatesGroup):
