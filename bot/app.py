@@ -12,7 +12,9 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
+from bot.middlewares.commands import UnknownCommandMiddleware
 from bot.middlewares.db import DbSessionMiddleware
+from bot.middlewares.guards import CallbackGuardMiddleware, PrivateChatOnlyMiddleware
 from bot.middlewares.i18n import ResidentI18nMiddleware
 from bot.middlewares.menu_escape import MenuEscapeMiddleware
 from bot.middlewares.resident import ResidentMiddleware
@@ -51,11 +53,14 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
         storage, isolation = build_storage(ctx.settings)
     # Event isolation serialises the updates of one chat, so a burst never races the FSM.
     dp = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation(), ctx=ctx)
+    dp.update.outer_middleware(PrivateChatOnlyMiddleware(build_i18n(ctx)))  # before any database work (issue 13)
     dp.update.outer_middleware(DbSessionMiddleware(ctx.sessionmaker))
     dp.update.outer_middleware(ResidentMiddleware())
     dp.update.outer_middleware(ResidentI18nMiddleware(build_i18n(ctx)))
     dp.update.outer_middleware(ThrottlingMiddleware(burst=ctx.settings.flood_burst, window=ctx.settings.flood_window))
     dp.update.outer_middleware(MenuEscapeMiddleware())
+    dp.update.outer_middleware(UnknownCommandMiddleware())  # not a form's answer (issue 13)
+    dp.callback_query.outer_middleware(CallbackGuardMiddleware())  # every tap answered once (issue 13)
     dp.include_routers(*get_routers())
     return dp
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.enums import ConversationStatus
 from core.i18n import LOCALES
-from db.models import Resident
+from db.models import Conversation, Resident
 
 SEEN_RESOLUTION = timedelta(minutes=5)  # don't write last_seen_at on every update
 
@@ -15,8 +17,18 @@ SEEN_RESOLUTION = timedelta(minutes=5)  # don't write last_seen_at on every upda
 async def get_or_create(
     session: AsyncSession, *, user_id: int, first_name: str | None, username: str | None, now: datetime
 ) -> tuple[Resident, bool]:
-    """Load the resident of an update, creating them on first contact. Writes only when something changed."""
-    resident = await session.get(Resident, user_id)
+    """Load the resident of an update, creating them on first contact. Writes only when something changed.
+
+    The resident and their open chat with staff come in ONE statement (issue 13: the per-update cost); the
+    chat is left in ``session.info`` for ``core.handoff.conversation_for_update``, which then asks nothing.
+    """
+    open_chat = and_(Conversation.resident_id == Resident.id,
+                     Conversation.status.in_((ConversationStatus.queued, ConversationStatus.active)))
+    q = (select(Resident, Conversation).outerjoin(Conversation, open_chat).where(Resident.id == user_id)
+         .order_by(Conversation.id.desc()).limit(1))
+    row = (await session.execute(q)).first()
+    resident = row[0] if row is not None else None
+    session.info.setdefault("active_conversation", {})[user_id] = row[1] if row is not None else None
     if resident is None:
         resident = Resident(
             id=user_id, first_name=first_name, username=username, created_at=now, last_seen_at=now,

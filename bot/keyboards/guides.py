@@ -17,6 +17,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_COMPLAINT, MENU_FAULT, MENU_HUMAN, MENU_OUTAGES, MENU_VISIT
 from knowledge.catalogue import Catalogue
 from knowledge.models import Action, Topic, Utility
@@ -63,28 +64,28 @@ class GuideAct(StrEnum):
 class GuideCallback(CallbackData, prefix="gd"):
     act: GuideAct
     u: Utility | None = None
-    t: int = -1
+    t: CallbackInt = -1
 
 
 class TopicActionCallback(CallbackData, prefix="ta"):
     """An action button under an answer that leads into another feature (book a visit, ...)."""
 
     action: Action
-    t: int
+    t: CallbackInt
 
 
 class ChecklistCallback(CallbackData, prefix="ck"):
     """t: topic index, d: document index to toggle (-1: just show), m: bitmask of ticked documents."""
 
-    t: int
-    d: int = -1
-    m: int = 0
+    t: CallbackInt
+    d: CallbackInt = -1
+    m: CallbackInt = 0
     v: str
 
 
 class NoticeCallback(CallbackData, prefix="nt"):
-    t: int
-    m: int = 0
+    t: CallbackInt
+    m: CallbackInt = 0
     v: str
 
 
@@ -97,15 +98,15 @@ class EscalateCallback(CallbackData, prefix="esc"):
     """Talk to a person / call me back (R10). q: question_log id it is about (0: none); t: topic index."""
 
     what: Escalate
-    q: int = 0
-    t: int = -1
+    q: CallbackInt = 0
+    t: CallbackInt = -1
 
 
 class AskChoiceCallback(CallbackData, prefix="aq"):
     """One of the topics offered for an ambiguous question. q: question_log id, t: topic index."""
 
-    q: int
-    t: int
+    q: CallbackInt
+    t: CallbackInt
 
 
 # --- keyboards --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
+from bot.keyboards.requests import per_locale
 from core.i18n import LOCALES
 
 # Feature routers filter on these, e.g. ``F.text == MENU_FAULT``.
@@ -33,6 +34,7 @@ MAIN_MENU = (
 ESCAPE_TEXTS: list = []
 
 
+@per_locale  # the same for everyone: building it per update was a visible share of the cheap path (issue 13)
 def main_menu() -> ReplyKeyboardMarkup:
     kb = ReplyKeyboardBuilder()
     for item in MAIN_MENU:
@@ -46,13 +48,20 @@ def is_menu_text(text: str) -> bool:
     return any(text in translations(item) for item in (*MAIN_MENU, *ESCAPE_TEXTS))
 
 
-def translations(item: object) -> set[str]:
+def translations(item: object) -> frozenset[str]:
     """A lazy menu text in every language (just the msgid outside a dispatcher)."""
     msgid = msgid_of(item)
     i18n = I18n.get_current(no_error=True)
     if i18n is None:
         return {msgid}
-    return {i18n.gettext(msgid, locale=loc) for loc in LOCALES}
+    key = (id(i18n), msgid)  # asked for every text message: translate once per catalogue
+    found = _TRANSLATIONS.get(key)
+    if found is None:
+        found = _TRANSLATIONS[key] = frozenset(i18n.gettext(msgid, locale=loc) for loc in LOCALES)
+    return found
+
+
+_TRANSLATIONS: dict[tuple[int, str], frozenset[str]] = {}
 
 
 def msgid_of(item: object) -> str:

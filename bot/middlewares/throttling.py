@@ -3,7 +3,8 @@
 A resident may send bursts (pasting several lines, tapping quickly); only floods beyond
 ``burst`` updates per ``window`` seconds are dropped, with one polite notice. A repeated tap on the
 same inline button within ``double_tap`` seconds is acknowledged and ignored (double taps must not
-file two requests).
+file two requests). Every throttled button tap is still answered (a short "too fast" toast), so no spinner is
+left turning, and payments are never throttled: Telegram has already charged the resident (issue 13).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, TelegramObject, Update
 from aiogram.utils.i18n import gettext as _
 
 
@@ -38,6 +39,8 @@ class ThrottlingMiddleware(BaseMiddleware):
             return await handler(event, data)
         now = time.monotonic()
         inner = event.event
+        if isinstance(inner, PreCheckoutQuery) or (isinstance(inner, Message) and inner.successful_payment):
+            return await handler(event, data)
         if isinstance(inner, CallbackQuery) and inner.message is not None:
             key = (inner.data or "", inner.message.message_id, now)
             last = self._last_tap.get(user.id)
@@ -52,6 +55,8 @@ class ThrottlingMiddleware(BaseMiddleware):
             if isinstance(inner, Message) and now - self._warned.get(user.id, 0) > self.window:
                 self._warned[user.id] = now
                 await inner.answer(_("You are sending messages very quickly. Please wait a moment, then try again."))
+            elif isinstance(inner, CallbackQuery):
+                await inner.answer(_("Too fast, please wait a moment."))
             return None
         seen.append(now)
         if len(self._seen) > 50_000:  # bound memory on long runs

@@ -30,6 +30,7 @@ def get_routers() -> list[Router]:
         handoff,
         my_requests,
         outages,
+        payments,
         settings,
         start,
         survey,
@@ -37,7 +38,8 @@ def get_routers() -> list[Router]:
         topup,
     )
 
-    # Order matters:
+    # Order matters (issue 13: precedence is decided here once, and tests/bot/test_precedence.py checks it):
+    #   0. payments: pre-checkout and successful_payment, whatever state or chat the resident is in;
     #   1. guided mode (its own screens, commands included), then start (commands, language) and settings;
     #   2. handoff (a resident talking to a person: text goes to the agent);
     #   3. feature routers with their forms: accounts, requests (fault, appointment, complaint, my requests,
@@ -45,6 +47,7 @@ def get_routers() -> list[Router]:
     #   4. ask (free text -> knowledge matcher);
     #   5. fallback, last.
     routers = [
+        payments.router,  # a payment is never swallowed by a form or a chat with staff (issue 13)
         guided.router,  # simple mode takes a guided resident's messages first (issue 8)
         start.router,
         settings.router,

@@ -30,6 +30,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_BALANCE, main_menu
 from core import account_numbers, accounts, charts, ledger
 from core.accounts import AccountSummary, LinkStatus
@@ -55,7 +56,7 @@ class AccountAction(StrEnum):
 
 class AccountCallback(CallbackData, prefix="acc"):
     action: AccountAction
-    account_id: int = 0
+    account_id: CallbackInt = 0
 
 
 class LinkForm(StatesGroup):

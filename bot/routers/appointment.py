@@ -24,6 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.calendar import DayCallback, WindowCallback, calendar_keyboard, unpack_day, windows_keyboard
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_VISIT, main_menu
 from bot.keyboards.requests import Form, FormNav, Nav, ack, contact_keyboard, mask_phone, nav_buttons, per_locale
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
@@ -73,7 +74,7 @@ class VisitCallback(CallbackData, prefix="vst"):
 class ProposalCallback(CallbackData, prefix=appointments.PROPOSAL_PREFIX):
     """Buttons under a proposed slot (built in core.appointments.proposal_callback)."""
 
-    id: int
+    id: CallbackInt
     action: ProposalAction
 
 

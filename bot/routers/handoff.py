@@ -19,7 +19,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_HUMAN, is_menu_text
+from bot.middlewares.commands import in_form
 from bot.routers.start import show_menu
 from core import handoff
 from core.clock import local
@@ -36,7 +38,7 @@ class HandoffAction(StrEnum):
 
 class HandoffCallback(CallbackData, prefix="ho"):
     action: HandoffAction
-    conv: int
+    conv: CallbackInt
 
 
 def end_keyboard(conversation_id: int) -> InlineKeyboardMarkup:
@@ -108,9 +110,17 @@ async def on_talk_to_person(message: Message, state: FSMContext, session: AsyncS
 
 # -- relay while a conversation is open ------------------------------------------------------------------------
 
-async def in_conversation(message: Message, session: AsyncSession, resident: Resident) -> bool | dict[str, Any]:
-    """Messages of a resident with an open conversation, except menu buttons and commands."""
+async def in_conversation(message: Message, session: AsyncSession, resident: Resident,
+                          raw_state: str | None = None) -> bool | dict[str, Any]:
+    """Messages of a resident with an open conversation, except menu buttons, commands and form answers.
+
+    Precedence (issue 13): payments (their own router, first), then the form the resident is in, then the
+    chat. A resident who opened a form during a chat finishes it; the form's routers come after this one, so
+    this filter lets them have the message. Simple mode's screens are not a form here (its router decides).
+    """
     if message.text and (message.text.startswith("/") or is_menu_text(message.text)):
+        return False
+    if in_form(raw_state):
         return False
     conv = await handoff.conversation_for_update(session, resident.id)
     return {"conversation": conv} if conv is not None else False

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_REQUESTS
 from bot.keyboards.requests import (
     ack,
@@ -42,7 +43,7 @@ class MyAct(StrEnum):
 
 class MyRequestsCallback(CallbackData, prefix="myr"):
     act: MyAct
-    id: int
+    id: CallbackInt
 
 
 ICONS = {TicketKind.fault: "🛠", TicketKind.complaint: "📝", TicketKind.callback: "☎️", TicketKind.inquiry: "❓",

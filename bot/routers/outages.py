@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_OUTAGES
 from core import outages
 from core.context import AppContext
@@ -36,7 +37,7 @@ class OutageAction(StrEnum):
 
 class OutageCallback(CallbackData, prefix="outg"):
     action: OutageAction
-    i: int = -1  # index in the sorted district list
+    i: CallbackInt = -1  # index in the sorted district list
     h: str = ""  # short hash of the district name: a stale or forged index is recognised, never misapplied
 
 

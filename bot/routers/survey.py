@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.requests import ack
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from core import surveys
@@ -36,9 +37,9 @@ router.message.outer_middleware(StaleFormMiddleware(SurveyForm, max_age=1800))
 class SurveyCallback(CallbackData, prefix=surveys.CALLBACK_PREFIX):
     """Packs to core.surveys.callback_data(survey, q, score)."""
 
-    survey: int
+    survey: CallbackInt
     q: Question
-    score: int
+    score: CallbackInt
 
 
 def scores_keyboard(survey_id: int, question: Question) -> InlineKeyboardMarkup:

@@ -18,6 +18,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.guides import TopicActionCallback
 from core import ledger, tariffs
 from core.accounts import format_quantity
@@ -40,8 +41,8 @@ class TariffAction(StrEnum):
 
 class TariffCallback(CallbackData, prefix="tar"):
     action: TariffAction
-    household: int = 0
-    volume: int = 0  # m³ a year
+    household: CallbackInt = 0
+    volume: CallbackInt = 0  # m³ a year
 
 
 class TariffForm(StatesGroup):

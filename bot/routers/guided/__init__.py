@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # Each feature module registers its pages on import.
 from bot.routers.guided import account, complaint, fault, guides, home, outages, requests, visit  # noqa: F401
-from bot.routers.guided.engine import G, Guided, step
+from bot.routers.guided.engine import PAGES, G, Guided, Page, step
 from bot.routers.guided.ui import resolve
 from core import handoff
 from core.context import AppContext
@@ -43,6 +43,9 @@ async def in_guided_mode(message: Message, resident: Resident, state: FSMContext
         return {"stored": stored}
     if text and resolve(stored.get("g_keys") or {}, text) is not None:
         return {"stored": stored}
+    top = PAGES.get(((stored.get("g_stack") or [{}])[-1]).get("id"))
+    if text and top is not None and type(top).text is not Page.text:
+        return {"stored": stored}  # a screen that takes a typed answer: the form comes before the chat (issue 13)
     if await handoff.conversation_for_update(session, resident.id) is not None:
         return False  # the resident is talking to a person: this goes to the agent
     return {"stored": stored}

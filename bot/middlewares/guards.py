@@ -1,0 +1,153 @@
+"""Every update gets its answer (issue 13): guards that run before any feature sees an update.
+
+``PrivateChatOnlyMiddleware`` (first on the update observer, before the database is touched): the bot serves
+residents in private chats only. A group, supergroup or channel is told so once and nothing else happens there;
+a button tapped on a message in someone else's chat (or an inline message) is answered as stale and acts in no
+chat. Payments pass: Telegram has already charged the payer.
+
+``CallbackGuardMiddleware`` (outer middleware of the callback observer):
+- a tap on a message Telegram reports as inaccessible (older than 48 h: ``InaccessibleMessage``, date 0, no
+  content) reaches the handlers as a ``FreshMessage`` whose edits send a new message instead, so every router
+  keeps working on it;
+- every callback query is answered exactly once: the handler's own answer counts, a second one is dropped, and
+  a handler that answered nothing (or raised) gets a plain answer, so no spinner is ever left turning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.types import (
+    CallbackQuery,
+    InaccessibleMessage,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    Update,
+    User,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from pydantic import PrivateAttr
+
+from core.i18n import normalize_locale
+
+TOLD = "private_only_told"
+
+
+def stale_text() -> str:
+    return _("Sorry, this button is no longer active. Please use the menu below.")
+
+
+async def _done(result: Any = True) -> Any:
+    return result
+
+
+class PrivateChatOnlyMiddleware(BaseMiddleware):
+    def __init__(self, i18n: I18n) -> None:
+        self.i18n = i18n
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        query = event.callback_query
+        if query is not None:
+            # In a private chat the chat id is the user id; anything else is another chat's message.
+            if query.message is None or query.message.chat.id != query.from_user.id:
+                with self.i18n.context(), self.i18n.use_locale(normalize_locale(query.from_user.language_code)):
+                    await query.answer(stale_text(), show_alert=True)
+                return None
+            return await handler(event, data)
+        message = event.message or event.edited_message or event.channel_post or event.edited_channel_post
+        chat = message.chat if message is not None else None
+        if chat is None:
+            member = event.my_chat_member or event.chat_member
+            chat = member.chat if member is not None else None
+        if chat is None or chat.type == "private" or (message is not None and message.successful_payment):
+            return await handler(event, data)
+        await self._tell_once(event, chat.id, data)
+        return None
+
+    async def _tell_once(self, event: Update, chat_id: int, data: dict[str, Any]) -> None:
+        storage: BaseStorage | None = data.get("fsm_storage")
+        bot = data.get("bot")
+        if storage is None or bot is None:
+            return
+        key = StorageKey(bot_id=bot.id, chat_id=chat_id, user_id=chat_id)
+        if (await storage.get_data(key)).get(TOLD):
+            return
+        await storage.set_data(key, {TOLD: True})  # the storage (Redis in production) is shared by processes
+        user = data.get("event_from_user")
+        with self.i18n.context(), self.i18n.use_locale(normalize_locale(user.language_code if user else None)):
+            text = _("I only work in private chats. Please write to me directly.")
+        await bot.send_message(chat_id, text)
+
+
+class FreshMessage(Message):
+    """Stands in for an ``InaccessibleMessage``: its content is gone and it can no longer be edited reliably,
+    so an edit becomes a fresh message and taking the buttons off is a no-op."""
+
+    def edit_text(self, text: str, *args: Any, reply_markup: InlineKeyboardMarkup | None = None,
+                  **kwargs: Any) -> Any:
+        return self.answer(text, reply_markup=reply_markup, parse_mode=kwargs.get("parse_mode"))
+
+    def edit_caption(self, *args: Any, caption: str | None = None, reply_markup: InlineKeyboardMarkup | None = None,
+                     **kwargs: Any) -> Any:
+        return self.answer(caption or "…", reply_markup=reply_markup) if caption else _done()
+
+    def edit_reply_markup(self, *args: Any, **kwargs: Any) -> Any:
+        return _done()
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        return _done()
+
+
+def fresh_message(old: InaccessibleMessage, bot: Any) -> FreshMessage:
+    me = User(id=bot.id, is_bot=True, first_name="Onestop") if bot is not None else None
+    return FreshMessage(message_id=old.message_id, date=datetime.fromtimestamp(0).astimezone(),
+                        chat=old.chat, from_user=me).as_(bot)
+
+
+class AnsweredOnce(CallbackQuery):
+    """A callback query whose ``answer`` reaches Telegram once; later answers are dropped."""
+
+    _answered: list[bool] = PrivateAttr(default_factory=list)
+
+    def answer(self, *args: Any, **kwargs: Any) -> Any:
+        if self._answered:
+            return _done()
+        self._answered.append(True)
+        return super().answer(*args, **kwargs)
+
+    @property
+    def was_answered(self) -> bool:
+        return bool(self._answered)
+
+
+class CallbackGuardMiddleware(BaseMiddleware):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, CallbackQuery) or isinstance(event, AnsweredOnce):
+            return await handler(event, data)
+        fields = {name: getattr(event, name) for name in type(event).model_fields}
+        if isinstance(event.message, InaccessibleMessage):
+            fields["message"] = fresh_message(event.message, event.bot)
+        query = AnsweredOnce.model_construct(_fields_set=event.model_fields_set, **fields).as_(event.bot)
+        try:
+            return await handler(query, data)
+        finally:
+            if not query.was_answered:
+                await query.answer()
