@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import LoginRequired
 from api.security import COOKIE, LoginThrottle, SessionCodec
+from api.webhook import webhook_router
 from core.context import AppContext
 from core.settings import Settings
 
@@ -75,6 +76,9 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
+    app.state.draining = False  # set on SIGTERM: the webhook answers 503 so Telegram retries elsewhere
+    if settings.webhook:
+        app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode
     if settings.sandbox:
         from api.sandbox import SandboxState
         from api.sandbox import router as sandbox_router
@@ -116,3 +120,6 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import notices as console_notices  # issue 3: written notices on file (R1)
 
     app.include_router(console_notices.router)
+    from api.console import inbox as console_inbox  # issue 13: parked updates
+
+    app.include_router(console_inbox.router)

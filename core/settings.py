@@ -8,6 +8,7 @@ Settings are built in ``main()`` / the app factory and passed down; never at imp
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,19 @@ class SenderSettings(BaseModel):
     paid_rate_per_second: float = 1000.0
 
 
+class InboxSettings(BaseModel):
+    """The durable inbox of Telegram updates (issue 13): claims, retries, parking, retention."""
+
+    lease_seconds: float = 30.0  # a claim not renewed for this long is taken over (the worker died)
+    concurrency: int = 32  # updates handled at once by one process (different chats; one chat is serial)
+    max_attempts: int = 4  # then the update is parked for staff and the resident is told it arrived
+    retry_base_seconds: float = 2.0  # backoff: base, 2×base, 4×base …
+    retention_hours: float = 72.0  # handled updates are pruned after this
+    grace_seconds: float = 10.0  # SIGTERM: time to finish the updates in hand
+    max_body_bytes: int = 1_000_000  # a webhook POST larger than this is refused (Telegram's are far smaller)
+    poll_interval: float = 0.5  # how often a worker looks for rows stored by other processes
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ONESTOP_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -42,6 +56,13 @@ class Settings(BaseSettings):
     )
     telegram_api_base: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_API_BASE", "ONESTOP_TELEGRAM_API_BASE")
+    )
+    # Webhook mode (issue 13): both set -> setWebhook at start and receive on the URL's path; else long polling.
+    telegram_webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL", "ONESTOP_TELEGRAM_WEBHOOK_URL")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "ONESTOP_TELEGRAM_WEBHOOK_SECRET")
     )
     payment_provider_token: SecretStr = SecretStr("sandbox-provider-token")
 
@@ -70,6 +91,7 @@ class Settings(BaseSettings):
 
     throttle_rate: float = 0.3  # seconds between two updates of one resident that we still process
     sender: SenderSettings = SenderSettings()
+    inbox: InboxSettings = InboxSettings()
 
     @property
     def sandbox(self) -> bool:
@@ -81,6 +103,14 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is not None:
             return self.telegram_bot_token.get_secret_value()
         return "1000000001:SANDBOX-onestop-demo-token"
+
+    @property
+    def webhook(self) -> bool:
+        """Webhook mode needs both the public URL and the secret Telegram echoes back in every request."""
+        return bool(self.telegram_webhook_url and self.telegram_webhook_secret)
+
+    def webhook_path(self) -> str | None:
+        return urlsplit(self.telegram_webhook_url).path or "/" if self.webhook else None
 
     def api_base(self) -> str | None:
         if self.telegram_api_base:
