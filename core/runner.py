@@ -42,6 +42,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
 
     tasks: list[asyncio.Task[object]] = []
     server = app = None
+    helpers: list[asyncio.Task[object]] = []
     if "api" in parts:
         from api.app import create_app
 
@@ -99,7 +100,8 @@ async def run(settings: Settings, parts: set[str]) -> None:
                         await asyncio.wait_for(stop.wait(), delay)
                     delay = min(delay * 2, 60.0)
 
-        tasks.append(asyncio.create_task(register_webhook(), name="webhook"))
+        # Not in ``tasks``: it ends once Telegram has the URL, and that must not stop the process.
+        helpers.append(asyncio.create_task(register_webhook(), name="webhook"))
     if "worker" in parts:
         from bot.sender import Sender
         from core.scheduler import run_scheduler
@@ -119,7 +121,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
     stop.set()
     if app is not None:
         app.state.draining = True
-    for t in tasks:
+    for t in [*tasks, *helpers]:
         if t.get_name() in ("bot", "webhook"):  # don't wait for the current long poll to time out
             t.cancel()
     if worker is not None:
