@@ -90,6 +90,14 @@ def _sqlite_statuses(path: Path) -> dict[str, int]:
         return dict(db.execute("SELECT status, count(*) FROM inbound_update GROUP BY status").fetchall())
 
 
+def _settled(db: Path, expected: dict[str, int]) -> None:
+    """The reply leaves before the row is marked done: give the last commit a moment."""
+    deadline = time.monotonic() + 10
+    while _sqlite_statuses(db) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sqlite_statuses(db) == expected
+
+
 def _residents(n: int) -> list[int]:
     base = 7_000_000_000 + (uuid.uuid4().int % 1_000_000) * 1000  # fresh chats: Redis FSM keys never collide
     return [base + i for i in range(n)]
@@ -128,7 +136,7 @@ def test_webhook_mode_survives_sigkill_mid_stream(tmp_path: Path, standin: Stand
     standin.wait(lambda: _everyone_answered(standin, residents), 40, "an answer for each of the 40 residents")
     assert all("choose your language" in standin.replies_to(r)[0] for r in residents)
     assert standin.replies_to(forged_chat) == []
-    assert _sqlite_statuses(db) == {"done": 40}
+    _settled(db, {"done": 40})
 
     # Graceful stop: SIGTERM while 30 more residents write; what is in hand is finished or handed back.
     more = _residents(30)
@@ -145,8 +153,8 @@ def test_webhook_mode_survives_sigkill_mid_stream(tmp_path: Path, standin: Stand
 
     proc = Proc(env, log)
     standin.wait(lambda: _everyone_answered(standin, more), 40, "the rest answered after the restart")
+    _settled(db, {"done": 70})
     assert proc.terminate() == 0
-    assert _sqlite_statuses(db) == {"done": 70}
     assert "Traceback" not in log.read_text()
 
 
@@ -172,8 +180,8 @@ def test_polling_mode_survives_sigkill_after_the_offset_confirmed(tmp_path: Path
 
     proc = Proc(env, log)
     standin.wait(lambda: _everyone_answered(standin, residents), 40, "an answer for each of the 40 residents")
+    _settled(db, {"done": 40})
     assert proc.terminate() == 0
-    assert _sqlite_statuses(db) == {"done": 40}
 
 
 async def _add_notifications(url: str, chats: list[int]) -> None:
@@ -220,7 +228,11 @@ def test_two_processes_share_one_database_without_doing_anything_twice(
     assert all(len(standin.replies_to(r)) == 1 for r in residents), "an update was handled twice"
     assert all(standin.replies_to(n) == [f"notice {n}"] for n in notified), "a notification was sent twice"
     assert all(standin.forwarded[b] > 0 for b in standin.backends)  # both processes took traffic
+    deadline = time.monotonic() + 10
     statuses, leaders = asyncio.run(_pg_facts(pg_url))
+    while statuses != {"done": 40} and time.monotonic() < deadline:  # the last "done" commits after the reply
+        time.sleep(0.1)
+        statuses, leaders = asyncio.run(_pg_facts(pg_url))
     assert statuses == {"done": 40}
     assert leaders == 1  # one scheduler across both processes
     assert all(p.terminate() == 0 for p in procs)
