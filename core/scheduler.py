@@ -73,10 +73,18 @@ class Leadership:
             return False
 
     async def release(self) -> None:
-        if self.conn is not None:
+        if self.conn is None:
+            return
+        conn, self.conn = self.conn, None
+        try:
+            # A pooled connection outlives close(): unlock explicitly, or another process never leads.
+            await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            await conn.commit()
+            await conn.close()
+        except Exception:
             with contextlib.suppress(Exception):
-                await self.conn.close()  # closing the session releases the advisory lock
-            self.conn = None
+                await conn.invalidate()  # drop the DBAPI connection; the server frees its locks
+                await conn.close()
 
 
 async def run_scheduler(ctx: AppContext, jobs: list[Job] | None = None, stop: asyncio.Event | None = None,

@@ -187,7 +187,7 @@ class StandInTelegram:
         """Webhook delivery: every pending update POSTed until a 2xx, many at once like Telegram."""
         turn = itertools.count()
         async with aiohttp.ClientSession() as http:
-            while True:
+            while not self._closing:  # (a cancel can be swallowed by wait_for on 3.11)
                 hook = self.webhook
                 if hook.get("url"):
                     with self._lock:
