@@ -47,6 +47,7 @@ class StandInTelegram:
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.on_answer = None  # benchmarks: callback(chat_id, callback_query_id, buttons) on every answer
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
@@ -150,15 +151,30 @@ class StandInTelegram:
             return self._ok(True)
         if method == "getMe":
             return self._ok(BOT_USER)
+        if method in ("editMessageText", "answerCallbackQuery", "editMessageReplyMarkup"):
+            self._note(method, params)
         if method == "sendMessage":
             text, chat_id = params.get("text"), params.get("chat_id")
             if not chat_id or not isinstance(text, str | int) or not str(text).strip():
                 return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request"}, status=400)
             with self._lock:
                 self.sent.append({"chat_id": int(chat_id), "text": str(text)})
+            self._note(method, params)
             return self._ok({"message_id": next(self._message_ids), "date": int(time.time()), "text": str(text),
                              "chat": {"id": int(chat_id), "type": "private"}, "from": BOT_USER})
         return self._ok(True)
+
+    def _note(self, method: str, params: dict[str, Any]) -> None:
+        """For benchmarks: when each chat (or callback) last got an answer, and its latest inline buttons."""
+        if self.on_answer is None:
+            return
+        chat = params.get("chat_id")
+        markup = params.get("reply_markup")
+        buttons = None
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            buttons = [b.get("callback_data") for row in markup["inline_keyboard"] for b in row
+                       if b.get("callback_data")]
+        self.on_answer(int(chat) if chat else None, str(params.get("callback_query_id") or ""), buttons)
 
     @staticmethod
     def _ok(result: object) -> web.Response:
