@@ -50,6 +50,10 @@ class InboxWorker:
         self.handled = 0
 
     async def run(self) -> None:
+        # As aiogram's start_polling does: routers load what they need (ask.py indexes the knowledge base;
+        # a broken topic file stops the process here, naming the file).
+        startup = {"dispatcher": self.dp, "bots": [self.bot], **self.dp.workflow_data}
+        await self.dp.emit_startup(bot=self.bot, **startup)
         unregister = inbox.on_store_wake(self._wake.set)
         renewer = asyncio.create_task(self._renew_leases(), name="inbox-renew")
         delay = self.settings.poll_interval
@@ -76,6 +80,8 @@ class InboxWorker:
         finally:
             unregister()
             renewer.cancel()
+            with contextlib.suppress(Exception):
+                await self.dp.emit_shutdown(bot=self.bot, **startup)
 
     async def _handle(self, row: inbox.Claimed) -> None:
         try:

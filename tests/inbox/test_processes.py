@@ -142,3 +142,25 @@ async def test_on_sqlite_the_scheduler_simply_runs(ctx: AppContext) -> None:
     await _wait(lambda: _true(len(runs) >= 2))
     stop.set()
     await task
+
+
+async def test_the_worker_starts_the_dispatcher_like_polling_did(ctx: AppContext) -> None:
+    """Routers' start-up hooks (the knowledge index in ask.py) run before the first update."""
+    rec = Recorder()
+    dp = rec.dispatcher()
+    events: list[str] = []
+
+    @dp.startup()
+    async def up(dispatcher, bot) -> None:
+        events.append(f"up:{dispatcher is dp}")
+
+    @dp.shutdown()
+    async def down() -> None:
+        events.append("down")
+
+    worker = InboxWorker(ctx, MockedBot(), dp)
+    task = asyncio.create_task(worker.run())
+    await _wait(lambda: _true(events == ["up:True"]))
+    await worker.stop(1)
+    await task
+    assert events == ["up:True", "down"]
