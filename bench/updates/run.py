@@ -101,6 +101,11 @@ async def drive(backends: list[str], answers: Answers, conversations: int, concu
         async def one(uid: int) -> None:
             async with sem:
                 for kind, value in SCRIPT:
+                    if kind == "submit":  # the summary with its Submit button may follow the first answer
+                        for _ in range(3000):
+                            if any(d.startswith("flt:ok:") for d in answers.buttons.get(uid, [])):
+                                break
+                            await asyncio.sleep(0.01)
                     raw = _update(uid, kind, value, answers)
                     done = asyncio.Event()
                     answers.waiting[uid] = done

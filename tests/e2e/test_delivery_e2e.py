@@ -56,6 +56,19 @@ def _env(standin: StandInTelegram, port: int, database_url: str, *, webhook: boo
     return env
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    yield
+    while _started:  # a failed assertion must not leave a bot running
+        p = _started.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
 class Proc:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = int(env["ONESTOP_PORT"])
@@ -63,6 +76,7 @@ class Proc:
         with log.open("a") as fh:
             self.p = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,
                                       stderr=subprocess.STDOUT)
+        _started.append(self.p)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
