@@ -14,6 +14,7 @@ from api.deps import LoginRequired
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware
 from api.security import COOKIE, SessionCodec
+from api.webhook import webhook_router
 from core.context import AppContext
 from core.settings import Settings
 from core.throttle import Limits, LoginThrottle
@@ -85,6 +86,9 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
     app.add_middleware(SecurityHeadersMiddleware, public_url=settings.public_url)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
+    app.state.draining = False  # set on SIGTERM: the webhook answers 503 so Telegram retries elsewhere
+    if settings.webhook:
+        app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode
     if settings.serve_sandbox():  # issue 12 F7: otherwise every /sandbox path is a 404
         from api.sandbox import SandboxState
         from api.sandbox import router as sandbox_router
@@ -129,3 +133,6 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import admin as console_admin  # issue 12: staff administration and own password
 
     app.include_router(console_admin.router)
+    from api.console import inbox as console_inbox  # issue 13: parked updates
+
+    app.include_router(console_inbox.router)

@@ -79,6 +79,23 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+@app.command("check-config")
+def check_config() -> None:
+    """Check a production configuration (issue 13): token, secret key, database, Redis, webhook and public URL."""
+    from core.checks import PROBLEM, WARNING
+    from core.checks import check_config as check
+
+    findings = asyncio.run(check(_settings()))
+    marks = {PROBLEM: "✗", WARNING: "!"}
+    for f in findings:
+        typer.echo(f"{marks.get(f.level, '✓')} {f.message}")
+    problems = sum(f.level == PROBLEM for f in findings)
+    if problems:
+        typer.echo(f"{problems} problem(s): not ready for production.", err=True)
+        raise typer.Exit(1)
+    typer.echo("The configuration looks ready for production.")
+
+
 @app.command("compile-catalogs")
 def compile_catalogs() -> None:
     """Merge the per-feature .po files and compile messages.mo for every language."""

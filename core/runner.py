@@ -43,7 +43,8 @@ async def run(settings: Settings, parts: set[str]) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[object]] = []
-    server = None
+    server = app = None
+    helpers: list[asyncio.Task[object]] = []
     if "api" in parts:
         from api.app import create_app
 
@@ -58,36 +59,51 @@ async def run(settings: Settings, parts: set[str]) -> None:
             print(f"\n  Sandbox (offline Telegram): http://{settings.host}:{settings.port}/sandbox\n"
                   f"  Staff console:              http://{settings.host}:{settings.port}/\n", flush=True)
 
-    bot = dp = sender = None
-    if parts & {"bot", "worker"}:
+    bot = dp = sender = worker = None
+    if parts & {"bot", "worker"} or ("api" in parts and settings.webhook):
         from bot.app import build_bot
 
         bot = build_bot(settings)
-    if "bot" in parts:
-        from bot.app import build_dispatcher, set_commands
+    if parts & {"bot"} or ("api" in parts and settings.webhook):
+        from bot.app import build_dispatcher
 
         dp = build_dispatcher(ctx)
+    if "bot" in parts:
+        # Issue 13: updates go through the durable inbox. Webhook mode: the API process stores them
+        # (api/webhook.py); polling mode: our own loop stores a batch before confirming it to Telegram.
+        from bot.delivery import InboxWorker, PollingReceiver
 
-        async def poll() -> None:
-            if server is not None:  # in sandbox mode the Bot API is served by ourselves
-                while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
-                    await asyncio.sleep(0.05)
-            with contextlib.suppress(Exception):
-                await set_commands(bot)
+        worker = InboxWorker(ctx, bot, dp)
+        tasks.append(asyncio.create_task(worker.run(), name="inbox"))
+        if not settings.webhook:
+            receiver = PollingReceiver(ctx, bot, dp.resolve_used_update_types())
+
+            async def poll() -> None:
+                await _api_started(server)  # in sandbox mode the Bot API is served by ourselves
+                await _set_commands(bot)
+                await receiver.run(stop)
+
+            tasks.append(asyncio.create_task(poll(), name="bot"))
+    if "api" in parts and settings.webhook:
+        from bot.delivery import set_webhook
+
+        async def register_webhook() -> None:
+            await _api_started(server)
+            await _set_commands(bot)
             delay = 1.0
-            while not stop.is_set():
-                # aiogram retries failed polls itself, but not its start-up call (getMe): a network error
-                # there (the API not reachable yet, a reset connection) must not stop the whole process.
+            while not stop.is_set():  # Telegram unreachable at start: keep trying, keep serving
                 try:
-                    await dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+                    await set_webhook(bot, dp, ctx)
+                    log.info("webhook registered")
                     return
                 except Exception as e:
-                    log.warning("bot polling stopped (%r); restarting in %.0f s", e, delay)
+                    log.warning("setWebhook failed (%s); retrying in %.0f s", type(e).__name__, delay)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
-                    delay = min(delay * 2, 30.0)
+                    delay = min(delay * 2, 60.0)
 
-        tasks.append(asyncio.create_task(poll(), name="bot"))
+        # Not in ``tasks``: it ends once Telegram has the URL, and that must not stop the process.
+        helpers.append(asyncio.create_task(register_webhook(), name="webhook"))
     if "worker" in parts:
         from bot.sender import Sender
         from core.scheduler import run_scheduler
@@ -100,12 +116,18 @@ async def run(settings: Settings, parts: set[str]) -> None:
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for t in done:
-        if t is not waiter and t.exception():
+        if t is not waiter and not t.cancelled() and t.exception():
             log.error("%s stopped: %r", t.get_name(), t.exception())
+    # Graceful stop (issue 13): refuse new updates first (the webhook answers 503, so Telegram retries),
+    # stop polling, finish the updates in hand within the grace period, then stop the rest.
     stop.set()
-    for t in tasks:
-        if t.get_name() == "bot":  # don't wait for the current long poll to time out
+    if app is not None:
+        app.state.draining = True
+    for t in [*tasks, *helpers]:
+        if t.get_name() in ("bot", "webhook"):  # don't wait for the current long poll to time out
             t.cancel()
+    if worker is not None:
+        await worker.stop(settings.inbox.grace_seconds)
     if sender is not None:
         sender.stop()
     if server is not None:
@@ -115,3 +137,17 @@ async def run(settings: Settings, parts: set[str]) -> None:
     if bot is not None:
         await bot.session.close()
     await ctx.close()
+    log.info("stopped")
+
+
+async def _api_started(server: object) -> None:
+    if server is not None:
+        while not server.started:  # type: ignore[attr-defined]  # noqa: ASYNC110  (uvicorn exposes a flag)
+            await asyncio.sleep(0.05)
+
+
+async def _set_commands(bot: object) -> None:
+    from bot.app import set_commands
+
+    with contextlib.suppress(Exception):
+        await set_commands(bot)  # type: ignore[arg-type]

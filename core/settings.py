@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,19 @@ class SenderSettings(BaseModel):
     paid_rate_per_second: float = 1000.0
 
 
+class InboxSettings(BaseModel):
+    """The durable inbox of Telegram updates (issue 13): claims, retries, parking, retention."""
+
+    lease_seconds: float = 30.0  # a claim not renewed for this long is taken over (the worker died)
+    concurrency: int = 32  # updates handled at once by one process (different chats; one chat is serial)
+    max_attempts: int = 4  # then the update is parked for staff and the resident is told it arrived
+    retry_base_seconds: float = 2.0  # backoff: base, 2×base, 4×base …
+    retention_hours: float = 72.0  # handled updates are pruned after this
+    grace_seconds: float = 10.0  # SIGTERM: time to finish the updates in hand
+    max_body_bytes: int = 1_000_000  # a webhook POST larger than this is refused (Telegram's are far smaller)
+    poll_interval: float = 0.5  # how often a worker looks for rows stored by other processes
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ONESTOP_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -46,6 +60,13 @@ class Settings(BaseSettings):
     )
     telegram_api_base: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_API_BASE", "ONESTOP_TELEGRAM_API_BASE")
+    )
+    # Webhook mode (issue 13): both set -> setWebhook at start and receive on the URL's path; else long polling.
+    telegram_webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL", "ONESTOP_TELEGRAM_WEBHOOK_URL")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "ONESTOP_TELEGRAM_WEBHOOK_SECRET")
     )
     payment_provider_token: SecretStr = SecretStr("sandbox-provider-token")
 
@@ -81,6 +102,7 @@ class Settings(BaseSettings):
 
     throttle_rate: float = 0.3  # seconds between two updates of one resident that we still process
     sender: SenderSettings = SenderSettings()
+    inbox: InboxSettings = InboxSettings()
     _sandbox_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
@@ -104,6 +126,14 @@ class Settings(BaseSettings):
             key = self.secret_key.get_secret_value().encode()
             secret = hmac.new(key, b"onestop.sandbox-bot-token", hashlib.sha256).hexdigest()[:32]
         return f"1000000001:SANDBOX-{secret}"
+
+    @property
+    def webhook(self) -> bool:
+        """Webhook mode needs both the public URL and the secret Telegram echoes back in every request."""
+        return bool(self.telegram_webhook_url and self.telegram_webhook_secret)
+
+    def webhook_path(self) -> str | None:
+        return urlsplit(self.telegram_webhook_url).path or "/" if self.webhook else None
 
     def api_base(self) -> str | None:
         if self.telegram_api_base:

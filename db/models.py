@@ -552,3 +552,31 @@ class AuditLog(Base):
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboundUpdate(Base):
+    """Durable inbox (issue 13): a Telegram update as received, stored before Telegram is told we have it.
+
+    ``chat_key`` is the resident (sender's user id) whose updates must be handled in order; ``status`` is
+    waiting → working (leased to ``locked_by`` until ``locked_until``) → done, or parked after repeated
+    failures (shown to staff with ``last_error``).
+    """
+
+    __tablename__ = "inbound_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_key: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_inbound_update_due", "status", "not_before"),
+        Index("ix_inbound_update_chat", "chat_key", "update_id"),
+    )
