@@ -40,6 +40,7 @@ characters leave dozens of contenders (bench/faq/README.md).
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +51,12 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from knowledge.calibration import Calibration, feature_vector
 from knowledge.catalogue import Catalogue
 from knowledge.models import LANGS, Topic, Utility
 from knowledge.normalize import MAX_INPUT_CHARS, clean, pinyin, tokenize
 
-Outcome = Literal["answer", "ambiguous", "no_match"]
+Outcome = Literal["answer", "choice", "off_topic"]
 
 # --- Tuned on bench/faq/devset.tsv with bench/faq/tune.py (a grid search that maximises a
 # decision utility: right answers, harmless buttons, no confident wrong answers); the grid is
@@ -90,33 +92,40 @@ MIX_COVERAGE = 0.4
 MIX_IDF = 0.2
 MIX_DICE = 0.2
 MIX_NAME = 0.2
-# Decision thresholds on the score and on the gap to the runner-up.
-ANSWER_SCORE = 48.0
-ANSWER_MARGIN = 6.0
-AMBIGUOUS_SCORE = 47.0
-# A confident answer also needs most of the question explained by the topic, and either one of
-# the topic's names (title / keyword) in full or enough specific evidence (about one word unique
-# to the topic): "what time is it" matches a topic that mentions "restoration time", but one
-# common word is not enough to answer on; "交费" is a keyword of the payment topic, so it is.
-ANSWER_MIN_COVERAGE = 0.55
-ANSWER_MIN_EVIDENCE = 1.1
-ANSWER_FULL_NAME = 0.99
-ALTERNATIVE_SPREAD = 20.0  # alternatives within this many points of the best
+# The decision (answer / choice / off_topic) is a calibrated model, not thresholds on the score:
+# knowledge/calibration.py, coefficients in knowledge/calibration.json (bench/faq/tune.py, dev set).
+# A choice offers the first two or three topics; the third only when it is not far behind.
+MIN_CHOICES = 2
 MAX_ALTERNATIVES = 3
+THIRD_CHOICE_SPREAD = 30.0
+# Long messages (issue 14: an elderly resident telling the story before the request) are also
+# scored clause by clause: the request is one clause, the narrative around it only dilutes the
+# coverage. A clause's score is discounted a little, so a whole matching message still wins.
+LONG_UNITS = 14
+MAX_CLAUSES = 6
+MIN_CLAUSE_UNITS = 2
+CLAUSE_DISCOUNT = 0.95
+_CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；、\n：:~～…]+|\s{1,}(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+"
+                           r"|但是|可是|不过|所以|想问问|想问|请问|问一下|问问|麻烦|现在")
 
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
+    """answer: ``topic`` is the answer; choice: ``alternatives`` (2-3, best first) are offered as
+    buttons; off_topic: nothing fits ("I did not understand" + the guide menu)."""
+
     outcome: Outcome
     topic: str | None
     score: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    confidence: float = 0.0  # calibrated P(the first-ranked topic is right)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "outcome": self.outcome,
             "topic": self.topic,
             "score": round(self.score, 1),
+            "confidence": round(self.confidence, 3),
             "alternatives": [{"topic": s, "score": round(v, 1)} for s, v in self.alternatives],
         }
 
@@ -168,8 +177,15 @@ class Matcher:
     """Precomputed index over a catalogue; `match()` is pure CPU and thread-safe."""
 
     def __init__(self, catalogue: Catalogue | Iterable[Topic], *,
-                 max_input_chars: int = MAX_INPUT_CHARS) -> None:
+                 max_input_chars: int = MAX_INPUT_CHARS, extra: Iterable[tuple[str, str]] = (),
+                 calibration: Calibration | None = None) -> None:
+        """``extra``: (slug, question) paraphrases learnt from residents (console), indexed like the
+        topic's own sample questions; unknown slugs are ignored."""
         topics = list(catalogue)
+        self.calibration = calibration or Calibration.load()
+        extras: dict[str, list[str]] = defaultdict(list)
+        for slug, text in extra:
+            extras[slug].append(text)
         self.slugs: list[str] = [t.slug for t in topics]
         self._max_input = max_input_chars
         n = self._n_topics = len(topics)
@@ -179,7 +195,7 @@ class Matcher:
         topic_feats: list[set[str]] = []
         for ti, topic in enumerate(topics):
             seen: set[str] = set()
-            for text, is_name in topic_phrases(topic):
+            for text, is_name in [*topic_phrases(topic), *((x, False) for x in extras.get(topic.slug, ()))]:
                 feats = features(text)
                 if feats:
                     phrase_feats.append(feats)
@@ -297,7 +313,10 @@ class Matcher:
         return self._query(text)[0]
 
     def signals(self, text: str) -> dict[str, np.ndarray]:
-        """Per-topic evidence, each in 0..1:
+        return self._signals(text)[0]
+
+    def _signals(self, text: str) -> tuple[dict[str, np.ndarray], int]:
+        """Per-topic evidence (and the number of units of the question), each in 0..1:
 
         cov   share of the question's characters/words the topic explains
         idf   IDF-weighted share of the question's features found in the topic
@@ -312,40 +331,44 @@ class Matcher:
         ones = np.ones(n)
         if not q or not n:
             z = np.zeros(n)
-            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}, len(units)
         post = self._topic_post
 
-        # Coverage: a (units x topics) matrix holding, per unit, the best level at which each
-        # topic explains it — one unbuffered np.maximum.at over all (unit, topic) postings.
+        # Coverage: a (units x touched topics) matrix holding, per unit, the best level at which
+        # each topic explains it — one unbuffered np.maximum.at over all (unit, topic) postings.
+        # Only topics some unit touches get a column, so the matrix does not grow with the
+        # catalogue (at 20,000 topics a dense one was most of the cost of a question).
         # Identical units (a repeated word, a pasted question) are computed once and counted.
         counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
         for unit in units:
             counts[tuple(unit)] += 1
-        offsets: list[int] = []
+        unit_of: list[int] = []
         levels: list[float] = []
         cols: list[np.ndarray] = []
         for ui, unit in enumerate(counts):
             for f, lvl in unit:
                 tp = post.get(f)
                 if tp is not None:
-                    offsets.append(ui * n)
+                    unit_of.append(ui)
                     levels.append(lvl)
                     cols.append(tp)
-        level = np.zeros(len(counts) * n, dtype=np.float32)
+        cov = np.zeros(n)
         if cols:
             lens = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
-            np.maximum.at(level, np.repeat(np.asarray(offsets), lens) + np.concatenate(cols),
+            touched, col = np.unique(np.concatenate(cols), return_inverse=True)
+            width = len(touched)
+            level = np.zeros(len(counts) * width, dtype=np.float32)
+            np.maximum.at(level, np.repeat(np.asarray(unit_of, dtype=np.int64) * width, lens) + col,
                           np.repeat(np.asarray(levels, dtype=np.float32), lens))
-        level = level.reshape(len(counts), n)
-        mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        cov = (mult @ level).astype(np.float64) / len(units)
+            mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            cov[touched] = (mult @ level.reshape(len(counts), width)).astype(np.float64) / len(units)
 
         # IDF share and phrase overlap: one weighted bincount each over all matched postings.
         wq = sum(q.values())
         matched = [(f, w) for f, w in q.items() if f in post]
         if not matched:
             z = np.zeros(n)
-            return {"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+            return {"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}, len(units)
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
         t_lists = [post[f] for f, _ in matched]
         t_lens = np.fromiter(map(len, t_lists), dtype=np.int64, count=len(t_lists))
@@ -383,7 +406,7 @@ class Matcher:
         np.maximum.at(best_dice, topic_of, 2.0 * ov / (wq + self._phrase_weight[hit]))
         np.maximum.at(best_name, topic_of, ov * self._name_inv_weight[hit])  # ov / pw for names, else 0
         out["dice"], out["name"] = best_dice, best_name
-        return out
+        return out, len(units)
 
     @staticmethod
     def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
@@ -411,21 +434,54 @@ class Matcher:
         s = self.scores(text)
         return [(self.slugs[i], float(s[i])) for i in self._top(s, k)]
 
-    def match(self, text: str, lang: str | None = None) -> MatchResult:
-        """Decide answer / ambiguous / no_match. `lang` is accepted for symmetry; the text's
-        own script decides how it is read, so a zh user typing English still matches."""
-        sig = self.signals(text)
+    def clauses(self, text: str) -> list[str]:
+        """The clauses of a long message worth scoring on their own (the last MAX_CLAUSES: the
+        request usually comes after the story); [] for a short one."""
+        parts = [p for p in _CLAUSE_SPLIT.split(text[: self._max_input]) if p and p.strip()]
+        if len(parts) < 2:
+            return []
+        return parts[-MAX_CLAUSES:]
+
+    def evidence(self, text: str) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+        """Scores of every topic (the best of the whole message and its clauses), the top
+        indices, and the calibration features of the best topic (None: nothing matched)."""
+        sig, n_units = self._signals(text)
         scores = self._mix(sig)
+        best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
+        if n_units > LONG_UNITS:
+            for part in self.clauses(text):
+                csig, cunits = self._signals(part)
+                if cunits < MIN_CLAUSE_UNITS:
+                    continue
+                cscores = CLAUSE_DISCOUNT * self._mix(csig)
+                better = cscores > scores
+                if better.any():
+                    scores = np.where(better, cscores, scores)
+                    clause_won |= better
+                    best_sig = {k: np.where(better, csig[k], best_sig[k]) for k in best_sig}
         top_idx = self._top(scores, MAX_ALTERNATIVES + 1)
-        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
-        if not ranked or ranked[0][1] < AMBIGUOUS_SCORE:
-            return MatchResult("no_match", None, ranked[0][1] if ranked else 0.0, [])
-        best, top = ranked[0]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
-        alts = [(s, v) for s, v in ranked[:MAX_ALTERNATIVES]
-                if v >= AMBIGUOUS_SCORE and v >= top - ALTERNATIVE_SPREAD]
+        if not top_idx:
+            return scores, top_idx, None
         b = top_idx[0]
-        if (top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN and sig["cov"][b] >= ANSWER_MIN_COVERAGE
-                and (sig["mass"][b] >= ANSWER_MIN_EVIDENCE or sig["name"][b] >= ANSWER_FULL_NAME)):
-            return MatchResult("answer", best, top, alts)
-        return MatchResult("ambiguous", best, top, alts)
+        second = float(scores[top_idx[1]]) if len(top_idx) > 1 else 0.0
+        x = feature_vector(float(scores[b]), second, {k: float(v[b]) for k, v in best_sig.items()}, n_units,
+                           bool(clause_won[b]))
+        return scores, top_idx, x
+
+    def match(self, text: str, lang: str | None = None) -> MatchResult:
+        """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the
+        sandbox and `onestop ask` share). `lang` is accepted for symmetry; the text's own script
+        decides how it is read, so a zh user typing English still matches."""
+        scores, top_idx, x = self.evidence(text)
+        if x is None:
+            return MatchResult("off_topic", None, 0.0, [])
+        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
+        best, top = ranked[0]
+        outcome, confidence = self.calibration.decide(x)
+        if outcome == "answer":
+            return MatchResult("answer", best, top, [], confidence)
+        if outcome == "off_topic":
+            return MatchResult("off_topic", None, top, [], confidence)
+        alts = ranked[:MIN_CHOICES] + [r for r in ranked[MIN_CHOICES:MAX_ALTERNATIVES]
+                                       if r[1] >= top - THIRD_CHOICE_SPREAD]
+        return MatchResult("choice", best, top, alts, confidence)
