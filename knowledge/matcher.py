@@ -98,6 +98,9 @@ MIX_NAME = 0.2
 MIN_CHOICES = 2
 MAX_ALTERNATIVES = 3
 THIRD_CHOICE_SPREAD = 30.0
+# Two topics (nearly) tied: the question does not say which ("过户": gas or water?), so whatever
+# the calibrated confidence, the resident chooses rather than the matcher guessing.
+TIE_MARGIN = 1.0
 # Long messages (issue 14: an elderly resident telling the story before the request) are also
 # scored clause by clause: the request is one clause, the narrative around it only dilutes the
 # coverage. A clause's score is discounted a little, so a whole matching message still wins.
@@ -478,8 +481,10 @@ class Matcher:
         ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
         best, top = ranked[0]
         outcome, confidence = self.calibration.decide(x)
-        if outcome == "answer":
-            return MatchResult("answer", best, top, [], confidence)
+        if outcome == "answer" and len(ranked) > 1 and top - ranked[1][1] < TIE_MARGIN:
+            outcome = "choice"
+        if outcome == "answer":  # the runner-ups ride along for `onestop ask` and the question log
+            return MatchResult("answer", best, top, ranked[:MAX_ALTERNATIVES], confidence)
         if outcome == "off_topic":
             return MatchResult("off_topic", None, top, [], confidence)
         alts = ranked[:MIN_CHOICES] + [r for r in ranked[MIN_CHOICES:MAX_ALTERNATIVES]

@@ -280,7 +280,8 @@ def evaluate(match: Callable[[str], tuple[str, list[tuple[str, float]], list[str
             told_off += outcome == "off_topic"
             k[3] += outcome != "answer"
             if outcome == "answer":
-                errors.append(f"{c.kind:12} {c.question!r:50} want -{'':27} {outcome:9} [{ranked[0][0]} {ranked[0][1]:.0f}]")
+                errors.append(f"{c.kind:12} {c.question!r:50} want -{'':27} {outcome:9} "
+                              f"[{ranked[0][0]} {ranked[0][1]:.0f}]")
     # Each question is timed `rounds` times (the first round is cold: caches empty) and its
     # median is kept, so a burst from another process on this shared machine does not count as
     # the matcher's latency; the raw p99 over every call is reported too.
@@ -378,7 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     breakdown.append(f"\n#### {set_name}: per kind (onestop, real catalogue)\n")
                     breakdown.append("| kind | n | answered % | answer prec. % | reached % (off-topic: rejected %) |")
                     breakdown.append("|---|---:|---:|---:|---:|")
-                    breakdown += [f"| {k} | {n} | {a:.1f} | {pr:.1f} | {r:.1f} |" for k, (n, a, pr, r) in f.per_kind.items()]
+                    breakdown += [f"| {k} | {n} | {a:.1f} | {pr:.1f} | {r:.1f} |"
+                                  for k, (n, a, pr, r) in f.per_kind.items()]
                     if args.topics:
                         breakdown.append(f"\n#### {set_name}: per topic\n")
                         breakdown.append("| topic | n | answered % | reached % |")

@@ -34,7 +34,7 @@ from knowledge.calibration import CALIBRATION_FILE, FEATURES, Calibration, Logis
 from knowledge.matcher import Matcher  # noqa: E402
 
 ANSWER_PRECISION = 0.985  # a margin above the 97 % target: dev is easier than unseen questions
-DEAD_END_BUDGET = 0.005  # share of in-domain dev questions allowed to end as "off_topic"
+DEAD_END_BUDGET = 0.015  # share of in-domain dev questions allowed to end as "off_topic" (target <= 2 %)
 L2 = 1e-3
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     matcher = Matcher(load_real(), calibration=_placeholder())
     xs, right, on = [], [], []
     for c in cases:
-        scores, top, x = matcher.evidence(c.question)
+        _scores, top, x = matcher.evidence(c.question)
         if x is None:
             x = np.zeros(len(FEATURES))
         xs.append(x)
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dev: {len(cases)} questions ({n_on} in-domain, {int(off.sum())} off-topic)")
     print(f"answer threshold {a_thr:.3f}: precision {100 * y_right[answered].mean():.1f} %, "
           f"answer rate {100 * (answered & (y_on == 1)).sum() / n_on:.1f} % of in-domain")
-    print(f"in-domain threshold {d_thr:.3f}: in-domain dead ends {100 * ((~answered) & ~choice & (y_on == 1)).sum() / n_on:.1f} %, "
+    dead = 100 * ((~answered) & ~choice & (y_on == 1)).sum() / n_on
+    print(f"in-domain threshold {d_thr:.3f}: in-domain dead ends {dead:.1f} %, "
           f"off-topic answered {100 * (answered & off).sum() / off.sum():.1f} %, "
           f"off-topic given a choice {100 * (choice & off).sum() / off.sum():.1f} %")
     print(json.dumps(cal, indent=1))
