@@ -24,7 +24,7 @@ import numpy as np
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
-FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause")
+FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -39,6 +39,7 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         sig["dice"],
         math.log1p(units) / 4.0,  # long rambling questions explain less of themselves
         1.0 if clause else 0.0,  # the best evidence came from one clause of a long message
+        sig["known"],  # share of the question any topic explains word by word
     ])
 
 
