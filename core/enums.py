@@ -145,6 +145,7 @@ class QuestionOutcome(StrEnum):
     ambiguous = "ambiguous"
     no_match = "no_match"
     handed_off = "handed_off"
+    none_of_these = "none_of_these"  # offered a choice, the resident said none fits (issue 14)
     outage = "outage"  # answered with an active outage notice
 
 

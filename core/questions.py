@@ -28,9 +28,10 @@ MAX_STORED_CHARS = 4096
 
 # Outcomes a later tap may turn a logged question into, and from which earlier outcomes.
 _TRANSITIONS: dict[QuestionOutcome, set[QuestionOutcome]] = {
-    QuestionOutcome.chose: {QuestionOutcome.ambiguous, QuestionOutcome.chose},
+    QuestionOutcome.chose: {QuestionOutcome.ambiguous, QuestionOutcome.chose, QuestionOutcome.none_of_these},
+    QuestionOutcome.none_of_these: {QuestionOutcome.ambiguous},
     QuestionOutcome.handed_off: {QuestionOutcome.no_match, QuestionOutcome.ambiguous, QuestionOutcome.answered,
-                                 QuestionOutcome.chose, QuestionOutcome.outage},
+                                 QuestionOutcome.chose, QuestionOutcome.outage, QuestionOutcome.none_of_these},
 }
 
 

@@ -519,6 +519,23 @@ class TopicSuggestion(Base):
     created_at: Mapped[datetime]
 
 
+class KnowledgeParaphrase(Base):
+    """A resident's wording mapped to a topic by staff (issue 14): indexed by the matcher at once,
+    in every process (core.knowledge checks max(id) per question). Rows are never updated or
+    deleted, so max(id) is a version number."""
+
+    __tablename__ = "knowledge_paraphrase"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    question_log_id: Mapped[int | None] = mapped_column(ForeignKey("question_log.id", ondelete="SET NULL"),
+                                                        index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime]
+
+
 class AlertLog(Base):
     """At most one alert of a kind per account per day (low credit, R11 arrears)."""
 

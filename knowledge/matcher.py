@@ -40,6 +40,7 @@ characters leave dozens of contenders (bench/faq/README.md).
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +51,12 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from knowledge.calibration import Calibration, feature_vector
 from knowledge.catalogue import Catalogue
 from knowledge.models import LANGS, Topic, Utility
 from knowledge.normalize import MAX_INPUT_CHARS, clean, pinyin, tokenize
 
-Outcome = Literal["answer", "ambiguous", "no_match"]
+Outcome = Literal["answer", "choice", "off_topic"]
 
 # --- Tuned on bench/faq/devset.tsv with bench/faq/tune.py (a grid search that maximises a
 # decision utility: right answers, harmless buttons, no confident wrong answers); the grid is
@@ -90,33 +92,99 @@ MIX_COVERAGE = 0.4
 MIX_IDF = 0.2
 MIX_DICE = 0.2
 MIX_NAME = 0.2
-# Decision thresholds on the score and on the gap to the runner-up.
-ANSWER_SCORE = 48.0
-ANSWER_MARGIN = 6.0
-AMBIGUOUS_SCORE = 47.0
-# A confident answer also needs most of the question explained by the topic, and either one of
-# the topic's names (title / keyword) in full or enough specific evidence (about one word unique
-# to the topic): "what time is it" matches a topic that mentions "restoration time", but one
-# common word is not enough to answer on; "交费" is a keyword of the payment topic, so it is.
-ANSWER_MIN_COVERAGE = 0.55
-ANSWER_MIN_EVIDENCE = 1.1
-ANSWER_FULL_NAME = 0.99
-ALTERNATIVE_SPREAD = 20.0  # alternatives within this many points of the best
+# The decision (answer / choice / off_topic) is a calibrated model, not thresholds on the score:
+# knowledge/calibration.py, coefficients in knowledge/calibration.json (bench/faq/tune.py, dev set).
+# A choice offers the first two or three topics; the third only when it is not far behind.
+MIN_CHOICES = 2
 MAX_ALTERNATIVES = 3
+# Above this many topics a question is scored against the topics of its most selective features
+# only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
+CANDIDATE_BUDGET = 2500
+PHRASE_POSTING_CAP = 8 * CANDIDATE_BUDGET
+CLAUSE_TOPICS = 64
+CLAUSE_PHRASE_POSTING_CAP = 4 * CANDIDATE_BUDGET
+THIRD_CHOICE_SPREAD = 30.0
+# Two topics (nearly) tied: the question does not say which ("过户": gas or water?), so whatever
+# the calibrated confidence, the resident chooses rather than the matcher guessing.
+TIE_MARGIN = 1.0
+# Long messages (issue 14: an elderly resident telling the story before the request) are also
+# scored clause by clause: the request is one clause, the narrative around it only dilutes the
+# coverage. A clause's score is discounted a little, so a whole matching message still wins.
+LONG_UNITS = 14
+MAX_CLAUSES = 6
+MIN_CLAUSE_UNITS = 2
+CLAUSE_DISCOUNT = 0.95
+_CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；、\n：:~～…]+|\s{1,}(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+"
+                           r"|但是|可是|不过|所以|想问问|想问|请问|问一下|问问|麻烦|现在")
+
+
+def _expand(out: dict[str, np.ndarray], cand: np.ndarray | None, n_all: int, known: float) -> dict[str, np.ndarray]:
+    """Per-topic arrays in catalogue order (topics outside the candidates score 0), plus `known`."""
+    if cand is not None:
+        for k, v in out.items():
+            full = np.ones(n_all) if k == "util" else np.zeros(n_all)
+            full[cand] = v
+            out[k] = full
+    out["known"] = np.full(n_all, known)
+    return out
+
+
+class _Restricted:
+    """Topic postings seen through the candidate filter: compact candidate indices only.
+
+    A posting list is sorted (topics are indexed in order); for a handful of candidates (the
+    clauses of a long message) a binary search per candidate beats reading a long posting list."""
+
+    __slots__ = ("_few", "_memo", "_only", "_pos", "_post")
+
+    def __init__(self, post: dict[str, np.ndarray], pos: np.ndarray, only: np.ndarray) -> None:
+        self._post, self._pos, self._only = post, pos, only
+        self._few = len(only) <= CLAUSE_TOPICS
+        self._memo: dict[str, np.ndarray] = {}  # a feature is read for coverage, IDF and evidence
+
+    def get(self, f: str) -> np.ndarray | None:
+        hit = self._memo.get(f)
+        if hit is None:
+            tp = self._post.get(f)
+            if tp is None:
+                return None
+            hit = self._memo[f] = self._filter(tp)
+        return hit
+
+    def _filter(self, tp: np.ndarray) -> np.ndarray:
+        if self._few and len(tp) > 4 * len(self._only):
+            at = np.minimum(np.searchsorted(tp, self._only), len(tp) - 1)
+            return np.flatnonzero(tp[at] == self._only)
+        p = self._pos[tp]
+        return p[p >= 0]
+
+    def __contains__(self, f: str) -> bool:
+        return f in self._post
+
+    def __getitem__(self, f: str) -> np.ndarray:
+        hit = self.get(f)
+        if hit is None:
+            raise KeyError(f)
+        return hit
 
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
+    """answer: ``topic`` is the answer; choice: ``alternatives`` (2-3, best first) are offered as
+    buttons; off_topic: nothing fits ("I did not understand" + the guide menu)."""
+
     outcome: Outcome
     topic: str | None
     score: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    confidence: float = 0.0  # calibrated P(the first-ranked topic is right)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "outcome": self.outcome,
             "topic": self.topic,
             "score": round(self.score, 1),
+            "confidence": round(self.confidence, 3),
             "alternatives": [{"topic": s, "score": round(v, 1)} for s, v in self.alternatives],
         }
 
@@ -168,8 +236,15 @@ class Matcher:
     """Precomputed index over a catalogue; `match()` is pure CPU and thread-safe."""
 
     def __init__(self, catalogue: Catalogue | Iterable[Topic], *,
-                 max_input_chars: int = MAX_INPUT_CHARS) -> None:
+                 max_input_chars: int = MAX_INPUT_CHARS, extra: Iterable[tuple[str, str]] = (),
+                 calibration: Calibration | None = None) -> None:
+        """``extra``: (slug, question) paraphrases learnt from residents (console), indexed like the
+        topic's own sample questions; unknown slugs are ignored."""
         topics = list(catalogue)
+        self.calibration = calibration or Calibration.load()
+        extras: dict[str, list[str]] = defaultdict(list)
+        for slug, text in extra:
+            extras[slug].append(text)
         self.slugs: list[str] = [t.slug for t in topics]
         self._max_input = max_input_chars
         n = self._n_topics = len(topics)
@@ -179,7 +254,7 @@ class Matcher:
         topic_feats: list[set[str]] = []
         for ti, topic in enumerate(topics):
             seen: set[str] = set()
-            for text, is_name in topic_phrases(topic):
+            for text, is_name in [*topic_phrases(topic), *((x, False) for x in extras.get(topic.slug, ()))]:
                 feats = features(text)
                 if feats:
                     phrase_feats.append(feats)
@@ -211,6 +286,15 @@ class Matcher:
         self._phrase_weight = p_weight
         self._phrase_is_name = np.asarray(phrase_is_name, dtype=bool)
         self._phrase_topic = np.asarray(phrase_topic, dtype=np.int32)
+        # Phrases are stored topic by topic: topic t owns phrases [start[t], start[t+1]). With a
+        # phrase -> feature table (CSR), the overlap of a few topics' phrases is read directly
+        # (clauses of long messages are scored against the message's best topics only).
+        self._topic_phrase_start = np.searchsorted(self._phrase_topic, np.arange(n + 1)).astype(np.int64)
+        self._feature_id = {f: i for i, f in enumerate(p_post)}
+        self._pf_indptr = np.zeros(len(phrase_feats) + 1, dtype=np.int64)
+        self._pf_indptr[1:] = np.cumsum([len(feats) for feats in phrase_feats])
+        self._pf_ids = np.fromiter((self._feature_id[f] for feats in phrase_feats for f in feats), dtype=np.int32,
+                                   count=int(self._pf_indptr[-1]))
         # 1 / weight for names (titles, keywords), 0 for questions: name containment is one product.
         # (Weights are > 0: a phrase without features is never indexed.)
         self._name_inv_weight = np.where(self._phrase_is_name, 1.0 / np.maximum(p_weight, 1e-12), 0.0)
@@ -297,7 +381,11 @@ class Matcher:
         return self._query(text)[0]
 
     def signals(self, text: str) -> dict[str, np.ndarray]:
-        """Per-topic evidence, each in 0..1:
+        return self._signals(text)[0]
+
+    def _signals(self, text: str, only: np.ndarray | None = None, *, compact: bool = False
+                 ) -> tuple[dict[str, np.ndarray], int]:
+        """Per-topic evidence (and the number of units of the question), each in 0..1:
 
         cov   share of the question's characters/words the topic explains
         idf   IDF-weighted share of the question's features found in the topic
@@ -307,45 +395,63 @@ class Matcher:
         name  how completely the question contains one of the topic's names (title/keywords)
         util  1, or UTILITY_MISMATCH if the question names another utility
         """
-        n = self._n_topics
+        n_all = n = self._n_topics
         q, units = self._query(text)
-        ones = np.ones(n)
         if not q or not n:
             z = np.zeros(n)
-            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units)
         post = self._topic_post
+        cand = self._candidates(q, units) if only is None else only
+        if cand is not None:
+            # Large catalogue: work on the candidate topics only, in a compact index space.
+            pos = np.full(n_all, -1, dtype=np.int64)
+            pos[cand] = np.arange(len(cand))
+            post = _Restricted(post, pos, cand)
+            n = len(cand)
+        ones = np.ones(n)
 
-        # Coverage: a (units x topics) matrix holding, per unit, the best level at which each
-        # topic explains it — one unbuffered np.maximum.at over all (unit, topic) postings.
+        # Coverage: a (units x touched topics) matrix holding, per unit, the best level at which
+        # each topic explains it — one unbuffered np.maximum.at over all (unit, topic) postings.
+        # Only topics some unit touches get a column, so the matrix does not grow with the
+        # catalogue (at 20,000 topics a dense one was most of the cost of a question).
         # Identical units (a repeated word, a pasted question) are computed once and counted.
         counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
         for unit in units:
             counts[tuple(unit)] += 1
-        offsets: list[int] = []
+        unit_of: list[int] = []
         levels: list[float] = []
         cols: list[np.ndarray] = []
         for ui, unit in enumerate(counts):
             for f, lvl in unit:
                 tp = post.get(f)
                 if tp is not None:
-                    offsets.append(ui * n)
+                    unit_of.append(ui)
                     levels.append(lvl)
                     cols.append(tp)
-        level = np.zeros(len(counts) * n, dtype=np.float32)
+        cov = np.zeros(n)
         if cols:
             lens = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
-            np.maximum.at(level, np.repeat(np.asarray(offsets), lens) + np.concatenate(cols),
+            touched, col = np.unique(np.concatenate(cols), return_inverse=True)
+            width = len(touched)
+            level = np.zeros(len(counts) * width, dtype=np.float32)
+            np.maximum.at(level, np.repeat(np.asarray(unit_of, dtype=np.int64) * width, lens) + col,
                           np.repeat(np.asarray(levels, dtype=np.float32), lens))
-        level = level.reshape(len(counts), n)
-        mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        cov = (mult @ level).astype(np.float64) / len(units)
+            mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            level = level.reshape(len(counts), width)
+            cov[touched] = (mult @ level).astype(np.float64) / len(units)
+            # Share of the question some topic explains at word level (bigram or homophone): whole
+            # words no topic uses ("天气", "股票") mark off-topic questions whatever topic is best.
+            known = float(mult @ (level.max(axis=1) >= COVER_PINYIN)) / len(units)
+        else:
+            known = 0.0
 
         # IDF share and phrase overlap: one weighted bincount each over all matched postings.
         wq = sum(q.values())
         matched = [(f, w) for f, w in q.items() if f in post]
         if not matched:
             z = np.zeros(n)
-            return {"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones}
+            return _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
+                           None if compact else cand, n_all if not compact else n, known), len(units)
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
         t_lists = [post[f] for f, _ in matched]
         t_lens = np.fromiter(map(len, t_lists), dtype=np.int64, count=len(t_lists))
@@ -367,23 +473,88 @@ class Matcher:
         util = ones
         if len(cues) == 1:
             (cued,) = cues
-            util = np.where((self._utility == cued) | (self._utility == Utility.general.value), 1.0,
-                            UTILITY_MISMATCH)
+            utility = self._utility if cand is None else self._utility[cand]
+            util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
         out = {"cov": cov, "idf": idf, "mass": mass, "util": util}
-        # Phrase overlap, computed on the touched phrases only (a few thousand of ~37,000 at
-        # 2,000 topics): weighted bincount, then a per-topic maximum over those phrases.
-        p_lists = [self._phrase_post[f] for f, _ in matched]
-        p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
-        ov_all = np.bincount(np.concatenate(p_lists), np.repeat(weights, p_lens))
-        hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
-        ov = ov_all[hit]
-        topic_of = self._phrase_topic[hit]
+        if only is not None and len(only) <= CLAUSE_TOPICS:
+            hit, topic_of, ov = self._overlap_of_topics(only, matched)
+        else:
+            hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
         best_dice = np.zeros(n)
         best_name = np.zeros(n)
         np.maximum.at(best_dice, topic_of, 2.0 * ov / (wq + self._phrase_weight[hit]))
         np.maximum.at(best_name, topic_of, ov * self._name_inv_weight[hit])  # ov / pw for names, else 0
         out["dice"], out["name"] = best_dice, best_name
-        return out
+        return _expand(out, None if compact else cand, n_all if not compact else n, known), len(units)
+
+    def _overlap_by_postings(self, matched: list[tuple[str, float]], weights: np.ndarray, cand: np.ndarray | None,
+                             pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overlap of every touched phrase (phrase ids, their topics in the working index, overlap)."""
+        # Computed on the touched phrases only (a few thousand of ~37,000 at 2,000 topics):
+        # weighted bincount, then (by the caller) a per-topic maximum over those phrases.
+        p_lists = [self._phrase_post[f] for f, _ in matched]
+        p_weights = weights
+        if cand is not None:
+            # Large catalogue: features found in more phrases than the candidates have in all
+            # (single common characters) are left out of the phrase overlap. Their IDF weight is
+            # small, and reading their postings was most of the cost of a question at 20,000 topics.
+            keep_f = np.fromiter((len(p) <= PHRASE_POSTING_CAP for p in p_lists), dtype=bool, count=len(p_lists))
+            if not keep_f.all() and keep_f.any():
+                p_lists = [p for p, k in zip(p_lists, keep_f, strict=True) if k]
+                p_weights = weights[keep_f]
+        p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
+        ov_all = np.bincount(np.concatenate(p_lists), np.repeat(p_weights, p_lens))
+        hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
+        topic_of = self._phrase_topic[hit]
+        if pos is not None:
+            topic_of = pos[topic_of]
+            keep = topic_of >= 0
+            hit, topic_of = hit[keep], topic_of[keep]
+        return hit, topic_of, ov_all[hit]
+
+    def _overlap_of_topics(self, only: np.ndarray, matched: list[tuple[str, float]]
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overlap of every phrase of a few topics, read from the phrase -> feature table."""
+        wvec = np.zeros(len(self._feature_id) + 1)
+        for f, w in matched:
+            fid = self._feature_id.get(f)
+            if fid is not None:
+                wvec[fid] = w
+        starts, ends = self._topic_phrase_start[only], self._topic_phrase_start[only + 1]
+        counts = ends - starts
+        phrases = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        topic_of = np.repeat(np.arange(len(only)), counts)
+        lo, hi = self._pf_indptr[phrases], self._pf_indptr[phrases + 1]
+        lens = hi - lo
+        entries = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        ov = np.bincount(np.repeat(np.arange(len(phrases)), lens), wvec[self._pf_ids[entries]],
+                         minlength=len(phrases))
+        keep = ov > 0
+        return phrases[keep], topic_of[keep], ov[keep]
+
+    def _candidates(self, q: dict[str, float], units: list[list[tuple[str, float]]]) -> np.ndarray | None:
+        """Topics worth scoring in a large catalogue (None: score them all).
+
+        The union of the postings of the question's most selective features, rarest first, until
+        CANDIDATE_BUDGET topics: a topic sharing only common characters (水, 气, 申请) with the
+        question cannot outrank one that shares a rare word. Small catalogues are scored whole.
+        """
+        if self._n_topics <= CANDIDATE_BUDGET:
+            return None
+        post = self._topic_post
+        feats = {f for f in q if f in post}
+        feats.update(f for unit in units for f, _lvl in unit if f in post)
+        if not feats:
+            return None
+        chosen: list[np.ndarray] = []
+        total = 0
+        for f in sorted(feats, key=lambda f: len(post[f])):
+            size = len(post[f])
+            if chosen and total + size > CANDIDATE_BUDGET:
+                break
+            chosen.append(post[f])
+            total += size
+        return np.unique(np.concatenate(chosen))
 
     @staticmethod
     def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
@@ -411,21 +582,67 @@ class Matcher:
         s = self.scores(text)
         return [(self.slugs[i], float(s[i])) for i in self._top(s, k)]
 
-    def match(self, text: str, lang: str | None = None) -> MatchResult:
-        """Decide answer / ambiguous / no_match. `lang` is accepted for symmetry; the text's
-        own script decides how it is read, so a zh user typing English still matches."""
-        sig = self.signals(text)
+    def clauses(self, text: str) -> list[str]:
+        """The clauses of a long message worth scoring on their own (the last MAX_CLAUSES: the
+        request usually comes after the story); [] for a short one."""
+        parts = [p for p in _CLAUSE_SPLIT.split(text[: self._max_input]) if p and p.strip()]
+        if len(parts) < 2:
+            return []
+        return parts[-MAX_CLAUSES:]
+
+    def evidence(self, text: str) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+        """Scores of every topic (the best of the whole message and its clauses), the top
+        indices, and the calibration features of the best topic (None: nothing matched)."""
+        sig, n_units = self._signals(text)
         scores = self._mix(sig)
+        best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
+        if n_units > LONG_UNITS:
+            # A clause is scored against the message's own best topics only (whatever a clause
+            # matches, the whole message, which contains it, matched too), in their compact index.
+            only = None
+            idx = np.arange(len(scores))
+            if self._n_topics > CLAUSE_TOPICS:
+                only = idx = np.sort(np.asarray(self._top(scores, CLAUSE_TOPICS), dtype=np.int64))
+            merged = False
+            for part in self.clauses(text):
+                csig, cunits = self._signals(part, only, compact=True)
+                if cunits < MIN_CLAUSE_UNITS or len(csig["cov"]) != len(idx):
+                    continue
+                cscores = CLAUSE_DISCOUNT * self._mix(csig)
+                better = cscores > scores[idx]
+                if better.any():
+                    if not merged:  # copy before the first write: `sig` may be shared arrays
+                        scores, best_sig, merged = scores.copy(), {k: v.copy() for k, v in sig.items()}, True
+                    sel = idx[better]
+                    scores[sel] = cscores[better]
+                    clause_won[sel] = True
+                    for k in best_sig:
+                        best_sig[k][sel] = csig[k][better]
         top_idx = self._top(scores, MAX_ALTERNATIVES + 1)
-        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
-        if not ranked or ranked[0][1] < AMBIGUOUS_SCORE:
-            return MatchResult("no_match", None, ranked[0][1] if ranked else 0.0, [])
-        best, top = ranked[0]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
-        alts = [(s, v) for s, v in ranked[:MAX_ALTERNATIVES]
-                if v >= AMBIGUOUS_SCORE and v >= top - ALTERNATIVE_SPREAD]
+        if not top_idx:
+            return scores, top_idx, None
         b = top_idx[0]
-        if (top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN and sig["cov"][b] >= ANSWER_MIN_COVERAGE
-                and (sig["mass"][b] >= ANSWER_MIN_EVIDENCE or sig["name"][b] >= ANSWER_FULL_NAME)):
-            return MatchResult("answer", best, top, alts)
-        return MatchResult("ambiguous", best, top, alts)
+        second = float(scores[top_idx[1]]) if len(top_idx) > 1 else 0.0
+        x = feature_vector(float(scores[b]), second, {k: float(v[b]) for k, v in best_sig.items()}, n_units,
+                           bool(clause_won[b]))
+        return scores, top_idx, x
+
+    def match(self, text: str, lang: str | None = None) -> MatchResult:
+        """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the
+        sandbox and `onestop ask` share). `lang` is accepted for symmetry; the text's own script
+        decides how it is read, so a zh user typing English still matches."""
+        scores, top_idx, x = self.evidence(text)
+        if x is None:
+            return MatchResult("off_topic", None, 0.0, [])
+        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
+        best, top = ranked[0]
+        outcome, confidence = self.calibration.decide(x)
+        if outcome == "answer" and len(ranked) > 1 and top - ranked[1][1] < TIE_MARGIN:
+            outcome = "choice"
+        if outcome == "answer":  # the runner-ups ride along for `onestop ask` and the question log
+            return MatchResult("answer", best, top, ranked[:MAX_ALTERNATIVES], confidence)
+        if outcome == "off_topic":
+            return MatchResult("off_topic", None, top, [], confidence)
+        alts = ranked[:MIN_CHOICES] + [r for r in ranked[MIN_CHOICES:MAX_ALTERNATIVES]
+                                       if r[1] >= top - THIRD_CHOICE_SPREAD]
+        return MatchResult("choice", best, top, alts, confidence)

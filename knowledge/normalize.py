@@ -52,6 +52,7 @@ yes ok okay please pls plz thanks thank thx hello hi hey dear sir madam hmm um u
 just also very really too some any all much many more most get got getting want wanna need needs
 know tell let lets help question ask asking anyone someone somebody something anything
 im ive id its s t d ll m re ve
+asap thnx thnks tks ty u ur r sb sth wat wht pl pls plse plz kindly urgent urgently
 """.split())  # noqa: SIM905 - a word list reads better as text
 
 # Light English stemming: enough to join "meters/meter", "charged/charge", "leaking/leak".
@@ -69,7 +70,16 @@ ZH_SYNONYMS: dict[str, str] = {
     "煤气": "燃气", "天然气": "燃气", "弄丢": "丢", "丢失": "丢", "遗失": "丢", "购买": "买", "购气": "买气",
 }
 _ZH_SYNONYM_RE = re.compile("|".join(map(re.escape, sorted(ZH_SYNONYMS, key=len, reverse=True))))
-EN_SYNONYMS: dict[str, str] = {"electricity": "electric", "electrical": "electric"}
+EN_SYNONYMS: dict[str, str] = {
+    "electricity": "electric", "electrical": "electric",
+    # Chat abbreviations residents type (issue 14): folded before stop words and typo correction.
+    "wtr": "water", "watr": "water", "h2o": "water", "elec": "electric", "elect": "electric", "pwr": "power",
+    "acct": "account", "acc": "account", "accnt": "account", "a/c": "account", "bil": "bill", "mtr": "meter",
+    "tmrw": "tomorrow", "tmr": "tomorrow", "tmw": "tomorrow", "appt": "appointment", "connxn": "connection",
+    "info": "information", "addr": "address", "hrs": "hours", "hr": "hour", "tel": "phone", "ph": "phone",
+    "pymt": "payment", "pmt": "payment", "ppl": "people", "b4": "before", "bak": "back", "bcz": "because",
+    "cuz": "because", "bc": "because", "msg": "message", "govt": "government", "recon": "reconnect",
+}
 
 
 @lru_cache(maxsize=1)
@@ -101,9 +111,32 @@ def to_simplified(text: str) -> str:
     return text
 
 
+# Numbers with units (issue 14): the amount itself says nothing about the topic, its unit does —
+# a volume points at tariffs / meter readings, money at bills and payments, months at arrears.
+# The number is dropped and the unit kept in the form the topics use ("一吨水", "立方", "m3").
+_UNITS: tuple[tuple[str, str], ...] = (
+    (r"立方米|立方|方|吨|m3|cubic met(?:er|re)s?|cbm|tonnes?|tons?", "vol"),
+    (r"元|块钱|块|yuan|rmb|cny", "money"),
+    (r"个月|月|months?|mths?", "month"),
+    (r"口人|个人|人|people|persons?", "people"),
+    (r"度电|度|kwh", "kwh"),
+)
+_UNIT_RE = re.compile(r"(?<![a-z])\d+(?:\.\d+)?\s*(" + "|".join(f"(?P<{k}>{p})" for p, k in _UNITS) + r")(?![a-z])")
+_UNIT_WORD = {"vol": ("立方", "m3"), "money": ("钱", "cost"), "month": ("个月", "months"),
+              "people": ("口人", "people"), "kwh": ("度电", "kwh")}
+
+
+def _unit(m: re.Match[str]) -> str:
+    kind = next(k for k, v in m.groupdict().items() if v is not None)
+    zh, en = _UNIT_WORD[kind]
+    return f" {zh if _CJK_RE.match(m.group(1)) else en} "
+
+
 def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
     """NFKC (full-width -> half-width), case fold, traditional -> simplified, separators -> space."""
     text = unicodedata.normalize("NFKC", text[: limit * 2])[:limit].casefold()
+    if any(c.isdigit() for c in text):
+        text = _UNIT_RE.sub(_unit, text)
     if _CJK_RE.search(text):
         text = _ZH_SYNONYM_RE.sub(lambda m: ZH_SYNONYMS[m.group(0)], to_simplified(text))
     return _SEP_RE.sub(" ", text).strip()
@@ -130,9 +163,12 @@ def tokenize(text: str) -> tuple[list[str], list[str]]:
     for tok in _TOKEN_RE.findall(text):
         if _CJK_RE.match(tok):
             zh_runs.extend(run for run in _ZH_NOISE_RE.sub(" ", tok).split() if run)
-        elif tok not in EN_STOP:
+        elif tok.isdigit():
+            continue  # a bare number (house number, reading, amount) names no topic
+        else:
             tok = EN_SYNONYMS.get(tok, tok)
-            en_words.append(tok if tok.isdigit() else en_stem(tok))
+            if tok not in EN_STOP:
+                en_words.append(en_stem(tok))
     return zh_runs, en_words
 
 

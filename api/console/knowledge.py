@@ -1,6 +1,7 @@
-"""Knowledge view: every topic exactly as the resident sees it, and the review of unanswered questions
-(link one to the topic it should have matched -> a pending sample question; a supervisor applies it to the
-topic file or rejects it)."""
+"""Knowledge view: every topic exactly as the resident sees it, learning from residents (issue 14: map a
+question that ended in a choice, "none of these" or a hand-off to its topic — the bot uses the wording at
+once), and the review of unanswered questions (link one to the topic it should have matched -> a pending
+sample question; a supervisor applies it to the topic file or rejects it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from markupsafe import Markup
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
 from api.templating import render
+from core import knowledge as live_knowledge
 from core import reports
 from core.enums import ROLE_RANK, StaffRole
 
@@ -25,6 +27,7 @@ async def _page(request: Request, user, ctx, session, *, error: str | None = Non
     period = reports.Period.last_days(now, REVIEW_DAYS)
     topics = list(ctx.catalogue)
     return render(request, "console/knowledge.html", status_code=status_code, topics=topics,
+                  learn=await live_knowledge.learning_queue(session, since=period.since, limit=50),
                   unanswered=await reports.top_unanswered(session, period=period, limit=50),
                   pending=await reports.suggestions(session), error=error, review_days=REVIEW_DAYS,
                   is_supervisor=ROLE_RANK[user.role] >= ROLE_RANK[StaffRole.supervisor])
@@ -56,6 +59,19 @@ async def suggest(request: Request, user: AgentDep, ctx: CtxDep, session: Sessio
         await session.refresh(user)
         return await _page(request, user, ctx, session, error=str(e), status_code=422)
     return RedirectResponse("/console/knowledge#unanswered", status_code=303)
+
+
+@router.post("/console/knowledge/map")
+async def map_question(request: Request, user: AgentDep, ctx: CtxDep, session: SessionDep,
+                       question_log_id: Annotated[int, Form()], topic: Annotated[str, Form(max_length=64)]):
+    """One click: the resident's wording becomes a paraphrase of the topic, used by every process at once."""
+    try:
+        await live_knowledge.map_question(session, ctx=ctx, staff=user, question_log_id=question_log_id, topic=topic)
+    except live_knowledge.MappingError as e:
+        await session.rollback()
+        await session.refresh(user)
+        return await _page(request, user, ctx, session, error=str(e), status_code=422)
+    return RedirectResponse("/console/knowledge#learn", status_code=303)
 
 
 @router.post("/console/knowledge/suggestions/{suggestion_id}/{decision}")

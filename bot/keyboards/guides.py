@@ -109,6 +109,12 @@ class AskChoiceCallback(CallbackData, prefix="aq"):
     t: CallbackInt
 
 
+class AskNoneCallback(CallbackData, prefix="an"):
+    """"None of these" under the offered topics (issue 14). q: question_log id."""
+
+    q: int
+
+
 # --- keyboards --------------------------------------------------------------------------------------
 
 def utility_label(utility: Utility) -> str:
@@ -199,7 +205,6 @@ def choices_keyboard(catalogue: Catalogue, slugs: list[str], lang: str, question
         if topic is not None:
             kb.button(text=short(topic.title.get(lang)),
                       callback_data=AskChoiceCallback(q=question_id, t=topic_index(catalogue, slug)))
-    kb.button(text=_("None of these: talk to a person"),
-              callback_data=EscalateCallback(what=Escalate.person, q=question_id))
+    kb.button(text=_("🤔 None of these"), callback_data=AskNoneCallback(q=question_id))
     kb.adjust(1)
     return kb.as_markup()

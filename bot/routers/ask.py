@@ -2,10 +2,12 @@
 
 * A question about a supply being off, asked where an outage is under way, gets the outage
   notice with its reason, estimated restoration and an apology (R9).
-* A confident match gets the complete answer (R1) with its buttons.
-* An ambiguous one gets up to three topics to choose from.
-* No match gets a polite message; two in a row also offer a person, a call back (R10) and,
-  for residents not yet using it, simple mode (issue 8).
+* The outcome comes from core.knowledge.resolve (issue 14; the same for simple mode, the
+  sandbox and `onestop ask`): a confident answer gets the complete answer (R1) with its buttons;
+  otherwise, unless the question is off-topic, two or three topics as buttons plus "none of
+  these" (describe it again / talk to a person) — never a dead end.
+* Off-topic gets "I did not understand" with the guide menu; two in a row also offer a person,
+  a call back (R10) and, for residents not yet using it, simple mode (issue 8).
 
 Every question is logged with its outcome (core.questions). Included just before the fallback:
 menu buttons, commands and non-text messages are left to the other routers.
@@ -23,10 +25,17 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.guides import AskChoiceCallback, choices_keyboard, escalation_keyboard, topic_at
+from bot.keyboards.guides import (
+    AskChoiceCallback,
+    AskNoneCallback,
+    choices_keyboard,
+    escalation_keyboard,
+    topic_at,
+    utilities_keyboard,
+)
 from bot.keyboards.menu import is_menu_text
 from bot.routers.guides import content_lang, send_topic
-from core import outages, questions, residents
+from core import knowledge, outages, questions, residents
 from core.context import AppContext
 from core.enums import QuestionOutcome
 from db.models import Resident
@@ -70,7 +79,7 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         await message.answer(outages.outage_answer(current, locale, now=now, translator=ctx.translator))
         return
 
-    result = ctx.matcher.match(text, lang)
+    result = await knowledge.resolve(session, ctx, text, lang)
     if result.outcome == "answer":
         row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
                                            outcome=QuestionOutcome.answered, now=now, topic=result.topic,
@@ -79,12 +88,13 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         await send_topic(message, ctx, ctx.catalogue[result.topic], lang, question_id=row.id)
         return
 
-    if result.outcome == "ambiguous" and result.alternatives:
+    if result.outcome == "choice" and result.alternatives:
         row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
                                            outcome=QuestionOutcome.ambiguous, now=now, topic=None,
                                            score=result.score, alternatives=result.alternatives)
+        await residents.clear_misses(session, resident)
         slugs = [slug for slug, _score in result.alternatives]
-        await message.answer(_("I found more than one possible answer. Which one do you mean?"),
+        await message.answer(_("I think you mean one of these. Please tap the right one:"),
                              reply_markup=choices_keyboard(ctx.catalogue, slugs, lang, row.id))
         return
 
@@ -99,8 +109,9 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         )
         return
     await message.answer(
-        _("Sorry, I could not find an answer to that. Please try again in a few words, for example "
-          "“transfer gas account” or “water meter check”, or open 📚 Guides in the menu.")
+        _("Sorry, I did not understand. Please try again in a few words, for example "
+          "“transfer gas account” or “water meter check”, or pick a guide below."),
+        reply_markup=utilities_keyboard(),
     )
 
 
@@ -119,3 +130,21 @@ async def on_choice(query: CallbackQuery, callback_data: AskChoiceCallback, sess
     await residents.clear_misses(session, resident)
     await query.answer()
     await send_topic(query.message, ctx, topic, content_lang(i18n), question_id=row.id)
+
+
+@router.callback_query(AskNoneCallback.filter())
+async def on_none_of_these(query: CallbackQuery, callback_data: AskNoneCallback, session: AsyncSession,
+                           resident: Resident) -> None:
+    """None of the offered topics fits: ask to describe it again, or hand it to a person (issue 14)."""
+    row = await questions.get_question(session, question_id=callback_data.q, resident_id=resident.id)
+    if row is None:
+        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        return
+    await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
+                                outcome=QuestionOutcome.none_of_these)
+    await query.answer()
+    await query.message.answer(
+        _("Sorry about that. Please describe it again in other words — for example what you want to do "
+          "and for which service (gas, water or power) — or talk to a person."),
+        reply_markup=escalation_keyboard(question_id=row.id),
+    )

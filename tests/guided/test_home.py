@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from core.enums import TicketKind
-from db.models import Conversation, Resident, Ticket
+from core.enums import QuestionOutcome, TicketKind
+from db.models import Conversation, QuestionLog, Resident, Ticket
 from tests import updates
 from tests.guided.conftest import GRANNY
 
@@ -21,7 +21,8 @@ async def test_start_shows_big_buttons_and_numbers_work(granny) -> None:
 
 async def test_typed_text_is_answered_or_after_two_misses_a_person_is_offered(granny, demo) -> None:
     await granny.start()
-    screen = await granny._feed(updates.text("今天天气怎么样", user_id=GRANNY))
+    # (Issue 14: "今天天气怎么样" now gets a choice of the closest topics; a joke request is plainly off-topic.)
+    screen = await granny._feed(updates.text("讲个笑话", user_id=GRANNY))
     assert "没听懂" in screen.texts[0] or "did not understand" in screen.texts[0]
     screen = await granny._feed(updates.text("买菜去哪里", user_id=GRANNY))
     assert any("📞" in b for b in screen.flat)  # the person screen: chat or call back
@@ -102,7 +103,7 @@ async def test_offered_at_first_contact_and_after_two_misses(demo, dp, bot) -> N
     await dp.feed_update(bot, updates.text("/start", user_id=other))
     await dp.feed_update(bot, updates.callback(LanguageCallback(code=Lang.zh).pack(), user_id=other))
     bot.clear()
-    for text in ("今天天气怎么样", "股票会涨吗"):
+    for text in ("讲个笑话", "股票会涨吗"):  # (issue 14: a weather question now gets a choice)
         await dp.feed_update(bot, updates.text(text, user_id=other))
     buttons = [b.text for row in bot.sent()[-1].reply_markup.inline_keyboard for b in row]
     assert any("简易" in b for b in buttons)
@@ -112,3 +113,23 @@ async def test_a_button_of_the_normal_menu_opens_the_same_task_in_simple_mode(gr
     await granny.start()
     screen = await granny._feed(updates.text("⚙️ 设置", user_id=GRANNY))  # an old keyboard still on screen
     assert any("🌐" in b for b in screen.flat)
+
+
+async def test_typed_question_gets_the_same_choice_on_big_buttons(granny, demo) -> None:
+    """Issue 14: simple mode uses the bot's outcome function; a choice is big reply-keyboard buttons."""
+    await granny.start()
+    screen = await granny._feed(updates.text("过户", user_id=GRANNY))
+    assert any("燃气过户" in b for b in screen.flat) and any("水表过户" in b for b in screen.flat)
+    assert any("都不是" in b for b in screen.flat)
+    await granny.tap("水表过户")
+    async with demo.sessionmaker() as s:
+        log = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
+    assert (log.outcome, log.topic) == (QuestionOutcome.chose, "water.transfer")
+
+    await granny.home()
+    await granny._feed(updates.text("过户", user_id=GRANNY))
+    screen = await granny.tap("都不是")
+    assert any("换个说法" in t for t in screen.texts) and any("👩‍💼" in b for b in screen.flat)
+    async with demo.sessionmaker() as s:
+        log = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
+    assert log.outcome is QuestionOutcome.none_of_these

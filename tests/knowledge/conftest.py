@@ -7,6 +7,7 @@ that need it (the content is part of the product), naming the slugs or the file 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from knowledge import Catalogue, Matcher, TopicError, load_catalogue
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_SITE = FIXTURES / "site.yaml"
-TOPICS_TSV = ROOT / "../shared/topics.tsv"
+# ONESTOP_SHARED_DIR: the shared folder when the repo is a worktree elsewhere (not next to it).
+TOPICS_TSV = Path(os.environ.get("ONESTOP_SHARED_DIR", ROOT / "../shared")) / "topics.tsv"
 
 
 def shared_slugs() -> list[str]:

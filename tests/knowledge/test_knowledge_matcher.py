@@ -24,13 +24,13 @@ def test_fixture_homophone_and_tie(fixture_matcher: Matcher) -> None:
     result = fixture_matcher.match("燃气过护要带啥")
     assert (result.outcome, result.topic) == ("answer", "gas.transfer")
     tie = fixture_matcher.match("过户")  # gas or water? offer both, do not guess
-    assert tie.outcome == "ambiguous"
+    assert tie.outcome == "choice"
     assert {s for s, _ in tie.alternatives} == {"gas.transfer", "water.transfer"}
 
 
 def test_empty_and_noise_only(fixture_matcher: Matcher) -> None:
     for text in ("", "   ", "？？？", "😀😀", "你好", "谢谢！", "hello", "thanks"):
-        assert fixture_matcher.match(text) == MatchResult("no_match", None, 0.0, [])
+        assert fixture_matcher.match(text) == MatchResult("off_topic", None, 0.0, [])
 
 
 # --- on the real catalogue ----------------------------------------------------------------------
@@ -67,12 +67,12 @@ def test_off_topic_never_gets_a_confident_answer(matcher: Matcher, question: str
 @pytest.mark.parametrize("question", ["hello", "asdfgh", "你好", "你是傻子吗", "天气怎么样", "ok thanks"])
 def test_chit_chat_is_no_match(matcher: Matcher, question: str) -> None:
     result = matcher.match(question)
-    assert (result.outcome, result.topic, result.alternatives) == ("no_match", None, [])
+    assert (result.outcome, result.topic, result.alternatives) == ("off_topic", None, [])
 
 
 def test_ambiguous_offers_at_most_three(matcher: Matcher) -> None:
     result = matcher.match("过户")
-    assert result.outcome == "ambiguous"
+    assert result.outcome == "choice"
     assert 2 <= len(result.alternatives) <= MAX_ALTERNATIVES
     assert {"gas.transfer", "water.transfer"} <= {s for s, _ in result.alternatives}
     scores = [v for _, v in result.alternatives]
@@ -102,14 +102,14 @@ def test_rank_lists_best_first(matcher: Matcher) -> None:
 
 def test_cli_json_shape(matcher: Matcher, real_catalogue: Catalogue) -> None:
     data = json.loads(ask("燃气过护", None, True, matcher=matcher))
-    assert list(data) == ["outcome", "topic", "score", "alternatives"]
+    assert list(data) == ["outcome", "topic", "score", "confidence", "alternatives"]
     assert data["outcome"] == "answer" and data["topic"] == "gas.transfer"
     assert isinstance(data["score"], float)
     assert all(set(a) == {"topic", "score"} for a in data["alternatives"])
     none = json.loads(ask("asdfgh", "en", True, matcher=matcher))
-    assert none == {"outcome": "no_match", "topic": None, "score": 0.0, "alternatives": []}
+    assert none == {"outcome": "off_topic", "topic": None, "score": 0.0, "confidence": 0.0, "alternatives": []}
     text = ask("过户", "en", False, catalogue=real_catalogue, matcher=matcher)
-    assert text.splitlines()[0] == "outcome: ambiguous"
+    assert text.splitlines()[0] == "outcome: choice"
     assert "gas.transfer (Transfer a gas account" in text and "alternatives:" in text
 
 

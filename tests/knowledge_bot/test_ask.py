@@ -33,10 +33,10 @@ class FakeMatcher:
 
     def match(self, text: str, lang: str | None = None) -> MatchResult:
         self.calls.append(text)
-        return self.results.get(text, MatchResult("no_match", None, 3.0, []))
+        return self.results.get(text, MatchResult("off_topic", None, 3.0, []))
 
 
-AMBIGUOUS = MatchResult("ambiguous", "gas.transfer", 50.0,
+AMBIGUOUS = MatchResult("choice", "gas.transfer", 50.0,
                         [("gas.transfer", 50.0), ("water.transfer", 48.0), ("gas.close-account", 40.0)])
 
 
@@ -81,10 +81,10 @@ async def test_ambiguous_question_offers_topics_and_choosing_logs_chose(dp, bot,
     await make_resident(session)
     await dp.feed_update(bot, updates.text("过户"))
     offer = bot.sent()[-1]
-    assert "哪一个" in offer.text
+    assert "下面其中一项" in offer.text
     choices = [(t, d) for t, d in buttons(offer.reply_markup) if d.startswith("aq:")]
     assert [t for t, _d in choices] == ["燃气过户", "水表过户", "燃气销户"]
-    assert any(d.startswith("esc:p:") for _t, d in buttons(offer.reply_markup))
+    assert any(d.startswith("an:") for _t, d in buttons(offer.reply_markup)), "none of these (issue 14)"
     [log] = await _logs(session)
     assert log.outcome is QuestionOutcome.ambiguous and log.topic is None
     assert [a["topic"] for a in log.alternatives] == ["gas.transfer", "water.transfer", "gas.close-account"]
@@ -120,7 +120,9 @@ async def test_two_misses_offer_a_person_a_callback_and_simple_mode(dp, bot, ses
     await make_resident(session)
     await dp.feed_update(bot, updates.text("今天股票涨了吗"))
     first = bot.sent()[-1]
-    assert "没有找到相关答案" in first.text and not buttons(first.reply_markup)
+    assert "没有看懂" in first.text
+    # Off-topic is no dead end either: the guide menu comes with it (issue 14).
+    assert any(d.startswith("gd:u:") for _t, d in buttons(first.reply_markup))
     bot.clear()
     await dp.feed_update(bot, updates.text("我家猫不吃饭"))
     offer = bot.sent()[-1]

@@ -8,7 +8,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.routers.guided.engine import HOME_ID, G, Page, page
 from bot.routers.guided.ui import Option, Screen
-from core import handoff, questions, residents, tickets
+from core import handoff, knowledge, questions, residents, tickets
 from core.enums import QuestionOutcome
 from core.i18n import LOCALES
 
@@ -18,6 +18,8 @@ MISSES_BEFORE_OFFER = 2
 GUIDES, FAULT, VISIT, BALANCE = "guides", "fault", "visit", "balance"
 OUTAGES, COMPLAINT, REQUESTS = "outages", "complaint", "requests"
 MORE, PERSON, SETTINGS, LANGUAGE, GUIDE_TOPIC = "more", "person", "settings", "language", "guide.topic"
+QUESTION_CHOICE, QUESTION_NONE = "question.choice", "question.none"
+NONE_OF_THESE = "none"
 
 
 @page
@@ -167,7 +169,9 @@ async def not_understood(g: G, text: str) -> None:
         g.go(menu_page)
         return
     now = g.ctx.clock.now()
-    result = g.ctx.matcher.match(text, g.lang)
+    # The same outcome function as the normal bot (issue 14): answer, a choice on big buttons, or
+    # "not understood" for off-topic text only.
+    result = await knowledge.resolve(g.session, g.ctx, text, g.lang)
     if result.outcome == "answer" and result.topic:
         await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
                                      outcome=QuestionOutcome.answered, now=now, topic=result.topic,
@@ -175,6 +179,14 @@ async def not_understood(g: G, text: str) -> None:
         g.data.pop("misses", None)
         g.data["topic"] = result.topic
         g.go(GUIDE_TOPIC)
+        return
+    if result.outcome == "choice" and result.alternatives:
+        row = await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
+                                           outcome=QuestionOutcome.ambiguous, now=now, topic=None,
+                                           score=result.score, alternatives=result.alternatives)
+        g.data.pop("misses", None)
+        g.data["question"] = {"id": row.id, "topics": [slug for slug, _score in result.alternatives]}
+        g.go(QUESTION_CHOICE)
         return
     await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
                                  outcome=QuestionOutcome.no_match, now=now, topic=None, score=result.score)
@@ -185,6 +197,51 @@ async def not_understood(g: G, text: str) -> None:
         g.go(PERSON)
     else:
         await g.say(_("Sorry, I did not understand. Please tap one of the big buttons below."))
+        g.go(GUIDES)
+
+
+@page
+class QuestionChoice(Page):
+    """The topics a typed question may be about, as big buttons, plus "none of these" (issue 14)."""
+
+    id = QUESTION_CHOICE
+
+    def _offered(self, g: G) -> tuple[int, list[str]]:
+        q = g.data.get("question") or {}
+        return int(q.get("id", 0)), [s for s in q.get("topics", []) if s in g.ctx.catalogue]
+
+    async def render(self, g: G) -> Screen:
+        _qid, slugs = self._offered(g)
+        options = [Option(slug, "📖 " + g.ctx.catalogue[slug].title.get(g.lang)) for slug in slugs]
+        options.append(Option(NONE_OF_THESE, _("🤔 None of these")))
+        return Screen(_("I think you mean one of these. Please tap the right one."), options)
+
+    async def choose(self, g: G, key: str) -> None:
+        qid, slugs = self._offered(g)
+        if key == NONE_OF_THESE:
+            await questions.set_outcome(g.session, question_id=qid, resident_id=g.resident.id,
+                                        outcome=QuestionOutcome.none_of_these)
+            g.go(QUESTION_NONE)
+        elif key in slugs:
+            await questions.set_outcome(g.session, question_id=qid, resident_id=g.resident.id,
+                                        outcome=QuestionOutcome.chose, topic=key)
+            g.data["topic"] = key
+            g.go(GUIDE_TOPIC)
+
+
+@page
+class QuestionNone(Page):
+    """None of the offered topics fits: type it again in other words, or a person."""
+
+    id = QUESTION_NONE
+
+    async def render(self, g: G) -> Screen:
+        return Screen(_("Sorry about that. Please type it again in other words, or talk to a person."),
+                      [Option(PERSON, _("👩‍💼 Talk to a person"))])
+
+    async def choose(self, g: G, key: str) -> None:
+        if key == PERSON:
+            g.go(PERSON)
 
 
 def _menu_page(text: str) -> str | None:
