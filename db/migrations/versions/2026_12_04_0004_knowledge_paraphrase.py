@@ -1,7 +1,7 @@
 """knowledge_paraphrase: residents' wordings mapped to a topic by staff (issue 14)
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import db.base
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
