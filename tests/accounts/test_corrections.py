@@ -1,0 +1,226 @@
+"""R12 bill corrections: >100 m³ held for a re-read; >500 m³ / >1,000 m³ corrections approved in order.
+R17: account state transitions (audited) and the 6th–26th reading window."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core import account_numbers, account_states, billing, corrections, staff
+from core.enums import AccountState, ApprovalRole, CorrectionStatus, LedgerKind, StaffRole, Utility
+from db.models import AuditLog, BillCorrection, LedgerEntry, MeterReading, UtilityAccount
+
+HEADER = ("type,external_id,account,holder_name,district,street,building,meter_type,state,"
+          "date,value,usage,amount,period,quantity,description\n")
+
+
+def _acc(serial: int) -> str:
+    return account_numbers.make(Utility.gas, 9000 + serial)
+
+
+def _account_row(serial: int, state: str = "connected") -> str:
+    return f"account,A-{serial},{_acc(serial)},赵六,城东区,人民路,5,ordinary,{state},,,,,,,\n"
+
+
+def _month(serial: int, usage: str, amount: str, *, day: str = "2026-10-15", tag: str = "") -> str:
+    n = _acc(serial)
+    return (f"reading,R-{serial}{tag},{n},,,,,,,{day},{5000 + float(usage)},{usage},,,,\n"
+            f"charge,C-{serial}{tag},{n},,,,,,,{day},,,{amount},2026-10,{usage},October gas\n")
+
+
+async def _import(session, now, body: str) -> billing.ImportReport:
+    report = await billing.import_csv(session, (HEADER + body).encode(), now=now)
+    assert report.ok, report.errors
+    return report
+
+
+async def _charges(session, number: str) -> list[LedgerEntry]:
+    q = (select(LedgerEntry).join(UtilityAccount, UtilityAccount.id == LedgerEntry.account_id)
+         .where(UtilityAccount.number == number).order_by(LedgerEntry.id))
+    return list((await session.execute(q)).scalars())
+
+
+async def _correction(session, number: str) -> BillCorrection:
+    q = select(BillCorrection).join(UtilityAccount).where(UtilityAccount.number == number)
+    return (await session.execute(q.execution_options(populate_existing=True))).scalar_one()
+
+
+@pytest.fixture
+async def approvers(session, clock) -> dict[str, object]:
+    """Staff holding each R12 approval role, plus an agent with none."""
+    users = {}
+    for name, role in [("lead", ApprovalRole.team_lead), ("manager", ApprovalRole.dept_manager),
+                       ("finance", ApprovalRole.finance), ("deputy", ApprovalRole.deputy_gm), ("plain", None)]:
+        user = await staff.create_staff(session, username=name, display_name=name, role=StaffRole.agent,
+                                        password="x" * 12, now=clock.now())
+        user.approval_role = role
+        users[name] = user
+    await session.commit()
+    return users
+
+
+def test_r12_approval_steps_at_the_500_and_1000_boundaries() -> None:
+    assert corrections.required_approvals(500_000) == []
+    assert corrections.required_approvals(500_001) == [ApprovalRole.team_lead, ApprovalRole.dept_manager]
+    assert corrections.required_approvals(-1_000_000) == [ApprovalRole.team_lead, ApprovalRole.dept_manager]
+    assert corrections.required_approvals(1_000_001) == [
+        ApprovalRole.team_lead, ApprovalRole.dept_manager, ApprovalRole.finance, ApprovalRole.deputy_gm]
+
+
+async def test_r12_exactly_100_m3_is_billed_and_more_is_held_for_a_reread(session, clock) -> None:
+    now = clock.now()
+    report = await _import(session, now, _account_row(1) + _account_row(2)
+                           + _month(1, "100", "280.00") + _month(2, "100.001", "280.01"))
+    assert report.held == 2  # one re-read task and its held charge
+    assert [e.amount_fen for e in await _charges(session, _acc(1))] == [-28000]
+    assert await _charges(session, _acc(2)) == []  # R12: not posted until the re-read
+    task = await _correction(session, _acc(2))
+    assert task.status is CorrectionStatus.reread and task.suspicious_usage_milli == 100_001
+    assert [h["external_id"] for h in task.held] == ["C-2"]
+    assert await corrections.count_open(session) == 1
+    # Sending the same file again neither posts the charge nor opens a second task.
+    await _import(session, now, _month(2, "100.001", "280.01"))
+    assert await _charges(session, _acc(2)) == []
+    assert len((await _correction(session, _acc(2))).held) == 1
+
+
+async def test_r12_a_confirming_reread_posts_the_held_charge(session, clock, approvers) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(3) + _month(3, "180", "504.00"))
+    task = await _correction(session, _acc(3))
+    await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume="180",
+                                    now=now)
+    assert [(e.kind, e.amount_fen) for e in await _charges(session, _acc(3))] == [(LedgerKind.charge, -50400)]
+    assert (await _correction(session, _acc(3))).status is CorrectionStatus.posted
+
+
+async def test_r12_a_small_correction_posts_charge_and_adjustment_with_its_volume(session, clock, approvers) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(4) + _month(4, "600", "1680.00"))
+    task = await _correction(session, _acc(4))
+    # 600 → 100 m³: a 500 m³ correction needs no approval (R12 asks for it only *over* 500).
+    await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume="100",
+                                    now=now)
+    entries = await _charges(session, _acc(4))
+    assert [(e.kind, e.amount_fen, e.quantity_milli) for e in entries] == [
+        (LedgerKind.charge, -168000, 600_000), (LedgerKind.adjustment, 140000, 500_000)]
+    reading = (await session.execute(select(MeterReading).where(MeterReading.external_id == "R-4"))).scalar_one()
+    await session.refresh(reading)
+    assert reading.usage_milli == 100_000
+
+
+async def test_r12_two_step_correction_in_order_by_the_right_roles(session, clock, approvers) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(5) + _month(5, "700", "1960.00"))
+    task = await _correction(session, _acc(5))
+    await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume="199.999",
+                                    now=now)  # 500.001 m³ too much
+    task = await _correction(session, _acc(5))
+    assert task.status is CorrectionStatus.approval and task.required == ["team_lead", "dept_manager"]
+    assert task.volume_milli == 500_001
+    with pytest.raises(corrections.CorrectionError, match="in order"):  # manager before the team lead
+        await corrections.approve(session, correction_id=task.id, staff=approvers["manager"], now=now)
+    for wrong in ("plain", "finance"):  # no approval role / a role this correction does not need
+        with pytest.raises(corrections.CorrectionError, match="needs the Team lead"):
+            await corrections.approve(session, correction_id=task.id, staff=approvers[wrong], now=now)
+    await corrections.approve(session, correction_id=task.id, staff=approvers["lead"], now=now)
+    with pytest.raises(corrections.CorrectionError, match="already recorded"):
+        await corrections.approve(session, correction_id=task.id, staff=approvers["lead"], now=now)
+    assert await _charges(session, _acc(5)) == []  # nothing reaches the ledger before the last step
+    await corrections.approve(session, correction_id=task.id, staff=approvers["manager"], now=now)
+    entries = await _charges(session, _acc(5))
+    assert [(e.kind, e.quantity_milli) for e in entries] == [(LedgerKind.charge, 700_000),
+                                                          (LedgerKind.adjustment, 500_001)]
+    steps = (await corrections.view(session, task.id)).correction.steps
+    assert [(s.role, s.staff_id) for s in steps] == [(ApprovalRole.team_lead, approvers["lead"].id),
+                                                     (ApprovalRole.dept_manager, approvers["manager"].id)]
+
+
+async def test_r12_over_1000_m3_needs_four_steps_and_imported_adjustments_wait_too(session, clock, approvers) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(6) + _month(6, "1100.001", "3080.00"))
+    task = await _correction(session, _acc(6))
+    await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume="100",
+                                    now=now)
+    task = await _correction(session, _acc(6))
+    assert task.required == ["team_lead", "dept_manager", "finance", "deputy_gm"]
+    for name in ("lead", "manager", "finance"):
+        await corrections.approve(session, correction_id=task.id, staff=approvers[name], now=now)
+        assert await _charges(session, _acc(6)) == []
+    await corrections.approve(session, correction_id=task.id, staff=approvers["deputy"], now=now)
+    assert len(await _charges(session, _acc(6))) == 2
+
+    # An adjustment from the billing system over 500 m³ waits for its steps as well.
+    n = _acc(6)
+    report = await _import(session, now, f"adjustment,J-6,{n},,,,,,,2026-10-20,,,-1500.00,2026-10,600,refund\n")
+    assert report.held == 1 and len(await _charges(session, n)) == 2
+    pending = (await session.execute(select(BillCorrection).where(BillCorrection.external_id == "J-6"))).scalar_one()
+    assert pending.volume_milli == 600_000 and pending.required == ["team_lead", "dept_manager"]
+    await corrections.approve(session, correction_id=pending.id, staff=approvers["lead"], now=now)
+    await corrections.approve(session, correction_id=pending.id, staff=approvers["manager"], now=now)
+    assert [e.external_id for e in await _charges(session, n)][-1] == "J-6"
+
+
+async def test_r12_bad_reread_input_changes_nothing(session, clock, approvers) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(7) + _month(7, "150", "420.00"))
+    task = await _correction(session, _acc(7))
+    for bad in ("", "abc", "-5", "1e9"):
+        with pytest.raises(corrections.CorrectionError):
+            await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume=bad,
+                                            now=now)
+    assert (await _correction(session, _acc(7))).status is CorrectionStatus.reread
+
+
+# --- R17 ------------------------------------------------------------------------------------------------
+
+
+def test_r17_transition_table() -> None:
+    S = AccountState
+    assert account_states.allowed(S.registered, S.awaiting_ignition)
+    assert account_states.allowed(S.awaiting_ignition, S.connected)
+    assert account_states.allowed(S.sealed, S.connected)  # reconnected after paying (R11)
+    assert not account_states.allowed(S.registered, S.connected)  # no gas before ignition
+    assert not account_states.allowed(S.dismantled, S.connected)  # final
+    assert not account_states.allowed(S.awaiting_ignition, S.sealed)
+    assert all(account_states.allowed(s, S.dismantled) for s in S)
+
+
+async def test_r17_import_refuses_a_forbidden_state_change_and_audits_allowed_ones(session, clock) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(8, "registered"))
+    bad = await billing.import_csv(session, (HEADER + _account_row(8, "connected")).encode(), now=now)
+    assert not bad.ok and "R17" in bad.errors[0].message and "awaiting_ignition" in bad.errors[0].message
+    await _import(session, now, _account_row(8, "awaiting_ignition"))
+    await _import(session, now, _account_row(8, "connected"))
+    audits = (await session.execute(select(AuditLog).where(AuditLog.action == "account.state")
+                                    .order_by(AuditLog.id))).scalars().all()
+    assert [(a.detail["from_state"], a.detail["to_state"]) for a in audits] == [
+        ("registered", "awaiting_ignition"), ("awaiting_ignition", "connected")]
+
+
+async def test_r17_change_state_service_is_audited(session, clock) -> None:
+    now = clock.now()
+    await _import(session, now, _account_row(9))
+    acc = (await session.execute(select(UtilityAccount).where(UtilityAccount.number == _acc(9)))).scalar_one()
+    with pytest.raises(account_states.StateError):
+        await account_states.change_state(session, account=acc, to=AccountState.awaiting_ignition, staff_id=None,
+                                          reason="test", now=now)
+    await account_states.change_state(session, account=acc, to=AccountState.suspended, staff_id=None,
+                                      reason="resident asked", now=now)
+    await session.commit()
+    n = (await session.execute(select(func.count()).select_from(AuditLog)
+                               .where(AuditLog.action == "account.state"))).scalar_one()
+    assert acc.state is AccountState.suspended and n == 1
+
+
+async def test_r17_readings_outside_the_6th_to_26th_are_kept_and_flagged(session, clock) -> None:
+    now = clock.now()
+    report = await _import(session, now, _account_row(10) + _month(10, "20", "56", day="2026-10-05", tag="a")
+                           + _month(10, "20", "56", day="2026-10-06", tag="b")
+                           + _month(10, "20", "56", day="2026-10-26", tag="c")
+                           + _month(10, "20", "56", day="2026-10-27", tag="d"))
+    assert report.flagged == 2 and report.as_dict()["flagged"] == 2
+    rows = (await session.execute(select(MeterReading.external_id, MeterReading.flag)
+                                  .order_by(MeterReading.external_id))).all()
+    assert rows == [("R-10a", "outside_window"), ("R-10b", None), ("R-10c", None), ("R-10d", "outside_window")]
