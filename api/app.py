@@ -116,3 +116,8 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import notices as console_notices  # issue 3: written notices on file (R1)
 
     app.include_router(console_notices.router)
+    from api.console import corrections as console_corrections  # issue 15: R12 bill corrections
+    from api.v1 import outages as v1_outages  # issue 15: dispatch API
+
+    app.include_router(console_corrections.router)
+    app.include_router(v1_outages.router)

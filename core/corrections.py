@@ -247,18 +247,19 @@ async def record_reread(session: AsyncSession, *, correction_id: int, staff: Sta
     corr = await _locked(session, correction_id)
     if corr.status is not CorrectionStatus.reread:
         raise CorrectionError("This reading was already re-read · 该读数已复抄")
-    corr.corrected_usage_milli = corrected
-    corr.reread_by_id = staff.id
-    corr.reread_at = now
-    corr.note = note
     diff = (corr.suspicious_usage_milli or 0) - corrected  # positive: the resident was overcharged
-    corr.volume_milli = abs(diff)
     if diff and amount_fen is None:
         charged, basis = _held_charge_basis(corr)
         if not charged or not basis:
             raise CorrectionError("No charge is held for this month: enter the adjustment amount · "
                                   "本月费用未到，请填写退补金额")
         amount_fen = round(charged * diff / basis)  # the held charge's own unit price
+    # Every check is done: nothing below refuses, so a refusal never leaves a half-changed task.
+    corr.corrected_usage_milli = corrected
+    corr.reread_by_id = staff.id
+    corr.reread_at = now
+    corr.note = note
+    corr.volume_milli = abs(diff)
     corr.amount_fen = amount_fen if diff else 0
     corr.required = [r.value for r in required_approvals(diff)]
     audit.record(session, at=now, staff_id=staff.id, action="correction.reread", target_type="correction",

@@ -224,3 +224,44 @@ async def test_r17_readings_outside_the_6th_to_26th_are_kept_and_flagged(session
     rows = (await session.execute(select(MeterReading.external_id, MeterReading.flag)
                                   .order_by(MeterReading.external_id))).all()
     assert rows == [("R-10a", "outside_window"), ("R-10b", None), ("R-10c", None), ("R-10d", "outside_window")]
+
+
+async def test_r12_console_task_shows_account_readings_and_volume_and_records_steps(
+        session, clock, client, staff_users) -> None:
+    from tests.api.conftest import login
+    from tests.console.conftest import token_of
+
+    now = clock.now()
+    await _import(session, now, _account_row(11) + _month(11, "30", "84", day="2026-09-15", tag="s")
+                  + _month(11, "1200", "3360.00"))
+    task = await _correction(session, _acc(11))
+    assert (await login(client, "operator")).status_code == 303
+    page = await client.get("/console/corrections")
+    assert page.status_code == 200 and _acc(11) in page.text and "1200.000 m³" in page.text
+    detail = await client.get(f"/console/corrections/{task.id}")
+    assert "1200.000" in detail.text and "30.000" in detail.text and "C-11" in detail.text  # history + held charge
+    assert "<script>" not in detail.text.split("</header>")[-1] and "onclick" not in detail.text
+    token = await token_of(client, f"/console/corrections/{task.id}")
+    bad = await client.post(f"/console/corrections/{task.id}/reread", data={"volume": "lots", "csrf_token": token})
+    assert bad.status_code == 422 and "m³" in bad.text
+    assert (await _correction(session, _acc(11))).status is CorrectionStatus.reread
+    ok = await client.post(f"/console/corrections/{task.id}/reread", data={"volume": "600", "csrf_token": token})
+    assert ok.status_code == 303
+    refused = await client.post(f"/console/corrections/{task.id}/approve", data={"csrf_token": token})
+    assert refused.status_code == 409 and "Team lead" in refused.text  # the operator holds no approval role
+    assert (await client.post("/console/corrections/999999/approve", data={"csrf_token": token})).status_code == 404
+
+    lead = await session.get(staff.StaffUser, staff_users[StaffRole.agent])
+    lead.approval_role = ApprovalRole.team_lead
+    await session.commit()
+    await client.post("/logout", data={"csrf_token": token})
+    assert (await login(client, "agent")).status_code == 303
+    token = await token_of(client, f"/console/corrections/{task.id}")
+    assert (await client.post(f"/console/corrections/{task.id}/reread",
+                              data={"volume": "1", "csrf_token": token})).status_code == 403  # operators only
+    r = await client.post(f"/console/corrections/{task.id}/approve", data={"note": "checked", "csrf_token": token})
+    assert r.status_code == 303
+    after = await client.get(f"/console/corrections/{task.id}")
+    assert "waiting" in after.text and "agent user" in after.text
+    # September (30 m³) was billed normally; October waits for the department manager's step.
+    assert [e.external_id for e in await _charges(session, _acc(11))] == ["C-11s"]
