@@ -25,7 +25,7 @@ def _account_row(serial: int, state: str = "connected") -> str:
 def _month(serial: int, usage: str, amount: str, *, day: str = "2026-10-15", tag: str = "") -> str:
     n = _acc(serial)
     return (f"reading,R-{serial}{tag},{n},,,,,,,{day},{5000 + float(usage)},{usage},,,,\n"
-            f"charge,C-{serial}{tag},{n},,,,,,,{day},,,{amount},2026-10,{usage},October gas\n")
+            f"charge,C-{serial}{tag},{n},,,,,,,{day},,,{amount},{day[:7]},{usage},gas\n")
 
 
 async def _import(session, now, body: str) -> billing.ImportReport:
