@@ -117,7 +117,9 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(console_notices.router)
     from api.console import corrections as console_corrections  # issue 15: R12 bill corrections
+    from api.console import repairs as console_repairs  # issue 15: R7 repair orders
     from api.v1 import outages as v1_outages  # issue 15: dispatch API
 
     app.include_router(console_corrections.router)
+    app.include_router(console_repairs.router)
     app.include_router(v1_outages.router)
