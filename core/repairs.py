@@ -188,9 +188,10 @@ async def record_progress(session: AsyncSession, *, ctx: Any, ticket: Ticket, st
 class RepairFigures:
     emergencies_arrived: int
     emergencies_on_time: int
-    repairs_completed: int
-    fixed_first_visit: int
-    completed_in_time: int
+    repairs_completed: int  # fault tickets resolved in the period
+    completed_in_time: int  # ... no later than their deadline (R18 repair timeliness)
+    with_outcome: int  # ... whose visit outcome was recorded
+    fixed_first_visit: int  # ... fixed on the first visit (R18 first-time fix)
 
     @property
     def emergency_on_time_rate(self) -> float | None:
@@ -198,7 +199,7 @@ class RepairFigures:
 
     @property
     def first_time_fix_rate(self) -> float | None:
-        return self.fixed_first_visit / self.repairs_completed if self.repairs_completed else None
+        return self.fixed_first_visit / self.with_outcome if self.with_outcome else None
 
     @property
     def timeliness_rate(self) -> float | None:
@@ -206,17 +207,19 @@ class RepairFigures:
 
 
 async def figures(session: AsyncSession, *, start: datetime, end: datetime) -> RepairFigures:
-    """Repair orders completed in [start, end): emergency arrivals on time (R7), first-time fixes and completion
-    within the deadline (R18)."""
-    q = select(Ticket.priority, Ticket.created_at, Ticket.arrived_at, Ticket.first_visit_fix, Ticket.resolved_at,
-               Ticket.deadline_at).where(Ticket.kind == TicketKind.fault, Ticket.resolved_at >= start,
-                                         Ticket.resolved_at < end, Ticket.repair_outcome.is_not(None))
-    arrived = on_time = done = first = in_time = 0
-    for priority, created, arrived_at, first_fix, resolved, deadline in (await session.execute(q)).all():
+    """Repair orders (fault tickets) resolved in [start, end): emergency arrivals on time (R7), completion within
+    the deadline and first-time fixes among those with a recorded outcome (R18)."""
+    q = select(Ticket.priority, Ticket.created_at, Ticket.arrived_at, Ticket.repair_outcome, Ticket.first_visit_fix,
+               Ticket.resolved_at, Ticket.deadline_at).where(
+        Ticket.kind == TicketKind.fault, Ticket.resolved_at >= start, Ticket.resolved_at < end)
+    arrived = on_time = done = in_time = outcome = first = 0
+    for priority, created, arrived_at, result, first_fix, resolved, deadline in (await session.execute(q)).all():
         done += 1
-        first += bool(first_fix)
         in_time += resolved <= deadline
+        if result is not None:
+            outcome += 1
+            first += bool(first_fix)
         if priority is Priority.emergency and arrived_at is not None:
             arrived += 1
             on_time += arrived_at - created <= EMERGENCY_ARRIVAL
-    return RepairFigures(arrived, on_time, done, first, in_time)
+    return RepairFigures(arrived, on_time, done, in_time, outcome, first)
