@@ -102,17 +102,23 @@ def demo_data() -> None:
     """Load the demo utility (idempotent); prints the demo staff passwords once."""
     from core.context import AppContext
     from core.demo import load_demo
+    from core.demo_past import load_past  # issue 15: three months of believable history
 
     async def go() -> None:
         ctx = AppContext.create(_settings())
         async with ctx.sessionmaker() as session:
             result = await load_demo(session, now=ctx.clock.now())
+            past = await load_past(session, ctx=ctx)
         await ctx.close()
+        if past.created:
+            typer.echo("Demo history added (three months): " + ", ".join(f"{k} {v}" for k, v in past.counts.items()))
         if not result.created:
             typer.echo("demo data already present")
+            for user, pw in past.staff_passwords.items():
+                typer.echo(f"  {user:18} {pw}")
             return
         typer.echo("Demo data loaded. Staff logins (random passwords, shown once):")
-        for user, pw in result.staff_passwords.items():
+        for user, pw in {**result.staff_passwords, **past.staff_passwords}.items():
             typer.echo(f"  {user:18} {pw}")
         typer.echo("Some demo accounts (number, utility, holder, bill code):")
         for row in result.sample_accounts:
