@@ -127,6 +127,33 @@ def demo_data() -> None:
     asyncio.run(go())
 
 
+@app.command("approval-role")
+def approval_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="team_lead | dept_manager | finance | deputy_gm | none")],
+) -> None:
+    """R12: give a staff user a bill-correction approval role (kept beside the console role)."""
+    from core import corrections
+    from core.context import AppContext
+
+    async def go() -> str | None:
+        ctx = AppContext.create(_settings())
+        try:
+            async with ctx.sessionmaker() as session:
+                await corrections.set_approval_role(session, username=username, role=role, now=ctx.clock.now())
+        except (corrections.CorrectionError, ValueError) as e:
+            return str(e)
+        finally:
+            await ctx.close()
+        return None
+
+    problem = asyncio.run(go())
+    if problem:
+        typer.echo(f"not changed: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{username}: approval role {role}")
+
+
 @app.command("create-staff")
 def create_staff(
     username: str,

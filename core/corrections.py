@@ -309,6 +309,20 @@ async def approve(session: AsyncSession, *, correction_id: int, staff: StaffUser
     return corr
 
 
+async def set_approval_role(session: AsyncSession, *, username: str, role: str | None, now: datetime,
+                            staff_id: int | None = None) -> StaffUser:
+    """Give a staff user an R12 approval role (or take it away with None / "none"); audited. Commits."""
+    user = (await session.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one_or_none()
+    if user is None:
+        raise CorrectionError(f"No staff user {username!r}")
+    new = None if role in (None, "", "none") else ApprovalRole(role)
+    audit.record(session, at=now, staff_id=staff_id, action="staff.approval_role", target_type="staff",
+                 target_id=user.id, role=new.value if new else None)
+    user.approval_role = new
+    await session.commit()
+    return user
+
+
 # --- reading -------------------------------------------------------------------------------------------
 
 

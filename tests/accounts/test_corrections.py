@@ -3,12 +3,20 @@ R17: account state transitions (audited) and the 6th–26th reading window."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from core import account_numbers, account_states, billing, corrections, staff
+from core.cli import app as cli
 from core.enums import AccountState, ApprovalRole, CorrectionStatus, LedgerKind, StaffRole, Utility
 from db.models import AuditLog, BillCorrection, LedgerEntry, MeterReading, UtilityAccount
+from tests.api.conftest import login
+from tests.conftest import make_ctx, make_settings
+from tests.console.conftest import token_of
 
 HEADER = ("type,external_id,account,holder_name,district,street,building,meter_type,state,"
           "date,value,usage,amount,period,quantity,description\n")
@@ -228,9 +236,6 @@ async def test_r17_readings_outside_the_6th_to_26th_are_kept_and_flagged(session
 
 async def test_r12_console_task_shows_account_readings_and_volume_and_records_steps(
         session, clock, client, staff_users) -> None:
-    from tests.api.conftest import login
-    from tests.console.conftest import token_of
-
     now = clock.now()
     await _import(session, now, _account_row(11) + _month(11, "30", "84", day="2026-09-15", tag="s")
                   + _month(11, "1200", "3360.00"))
@@ -265,3 +270,49 @@ async def test_r12_console_task_shows_account_readings_and_volume_and_records_st
     assert "waiting" in after.text and "agent user" in after.text
     # September (30 m³) was billed normally; October waits for the department manager's step.
     assert [e.external_id for e in await _charges(session, _acc(11))] == ["C-11s"]
+
+
+async def test_r12_readings_through_the_billing_api_are_held_too(session, clock, app) -> None:
+    token = await staff.create_api_token(session, name="billing", role=StaffRole.operator, now=clock.now())
+    await _import(session, clock.now(), _account_row(12))
+    n = _acc(12)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        r = await c.post("/api/v1/billing/readings", headers=auth, json={"items": [
+            {"external_id": "AR-12", "account": n, "date": "2026-10-15", "value": "5230.5", "usage": "230.5"}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["held"] == 1
+        r = await c.post("/api/v1/billing/charges", headers=auth, json={"items": [
+            {"external_id": "AC-12", "account": n, "date": "2026-10-15", "amount": "645.40", "period": "2026-10"}]})
+        assert r.status_code == 200 and r.json()["held"] == 1
+    assert await _charges(session, n) == []
+    assert (await _correction(session, n)).suspicious_usage_milli == 230_500
+
+
+def test_r12_cli_gives_and_takes_approval_roles(tmp_path, monkeypatch) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+
+    async def prepare(check: str | None = None):
+        ctx = await make_ctx(make_settings(url))
+        async with ctx.sessionmaker() as s:
+            if check is None:
+                await staff.create_staff(s, username="lead", display_name="Lead", role=StaffRole.agent,
+                                         password="x" * 12, now=ctx.clock.now())
+                await s.commit()
+                role = None
+            else:
+                role = (await s.execute(select(staff.StaffUser.approval_role)
+                                        .where(staff.StaffUser.username == check))).scalar_one()
+        await ctx.close()
+        return role
+
+    asyncio.run(prepare())
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["approval-role", "lead", "team_lead"]).exit_code == 0
+    assert asyncio.run(prepare("lead")) is ApprovalRole.team_lead
+    bad = runner.invoke(cli, ["approval-role", "lead", "king"])
+    assert bad.exit_code == 1 and asyncio.run(prepare("lead")) is ApprovalRole.team_lead
+    assert runner.invoke(cli, ["approval-role", "nobody", "finance"]).exit_code == 1
+    assert runner.invoke(cli, ["approval-role", "lead", "none"]).exit_code == 0
+    assert asyncio.run(prepare("lead")) is None

@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
+from core import staff
 from core.demo import load_demo
 from core.demo_past import DEMO_NOTE, load_past
 from db.models import (
@@ -21,6 +22,7 @@ from db.models import (
     TicketEvent,
 )
 from tests.api.conftest import PASSWORD
+from tests.conftest import make_ctx, make_settings
 
 TABLES = (Ticket, TicketEvent, Survey, Conversation, QuestionLog, OutageNotice, BillCorrection)
 
@@ -42,8 +44,6 @@ async def test_demo_past_fills_every_chart_and_every_r18_target(ctx, make_client
                                "survey", "chat", "question", "visit"} <= set(result.counts)
     async with ctx.sessionmaker() as s:
         sup = (await s.execute(select(StaffUser).where(StaffUser.username == "demo-supervisor"))).scalar_one()
-        from core import staff
-
         sup.password_hash = staff.hash_password(PASSWORD)
         await s.commit()
     c = await make_client("demo-supervisor")
@@ -57,7 +57,7 @@ async def test_demo_past_fills_every_chart_and_every_r18_target(ctx, make_client
     assert len(rows) == 7 and all(cls in ("met", "missed") for _, cls in rows), rows  # every target measured
     # The other first looks: the home page, the queue, the desk, outages and the R12 task list.
     for path, expect in (("/", None), ("/console/queue", None), ("/console/tickets", "-D0"),
-                         ("/console/outages", "(demo)" if False else "TG-"), ("/console/corrections", "168.400")):
+                         ("/console/outages", "TG-"), ("/console/corrections", "168.400")):
         r = await c.get(path)
         assert r.status_code == 200, path
         if expect:
@@ -83,8 +83,6 @@ async def test_demo_past_is_idempotent_and_deterministic(ctx, tmp_path) -> None:
                                 .where(AuditLog.action == "demo.past"))).scalar_one() == 1
         numbers = sorted((await s.execute(select(Ticket.number))).scalars())
     # Same seed, same clock, fresh database: the same history.
-    from tests.conftest import make_ctx, make_settings
-
     other = await make_ctx(make_settings(f"sqlite+aiosqlite:///{tmp_path}/other.db"), ctx.clock)
     try:
         await _load(other)

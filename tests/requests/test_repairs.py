@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import repairs, tickets
+from core import repairs, scheduler, tickets
 from core.clock import LOCAL_TZ
 from core.enums import Priority, StaffRole, TicketKind, TicketStatus
 from db.models import Resident, Ticket
@@ -62,7 +62,7 @@ async def test_r7_a_repair_resolved_any_other_way_still_gets_its_callback(ctx, s
     assert await _callbacks(session) == []
     assert await repairs.ensure_callbacks(ctx) == 1  # the scheduler's sweep (job "repair-callbacks")
     assert [c.repair_of_id for c in await _callbacks(session)] == [t.id]
-    assert any(j.name == "repair-callbacks" for j in __import__("core.scheduler").scheduler.default_jobs())
+    assert any(j.name == "repair-callbacks" for j in scheduler.default_jobs())
 
 
 async def test_r7_late_order_progress_is_told_and_shown_in_my_requests(ctx, dp, bot, session, staffers) -> None:
