@@ -1,8 +1,8 @@
 """R12 bill corrections (气费退补): suspicious readings are re-read, large corrections are approved in order.
 
-* A monthly reading with usage **over 100 m³** is held for a re-read: a task in the console with the account,
-  the previous readings and the suspicious volume. Charges for that account and month wait in the task
-  (``BillCorrection.held``) instead of reaching the ledger.
+* A monthly gas or water reading with usage **over 100 m³** is held for a re-read (power meters count kWh and
+  are exempt): a task in the console with the account, the previous readings and the suspicious volume.
+  Charges for that account and month wait in the task (``BillCorrection.held``) instead of reaching the ledger.
 * The re-read confirms the reading (the held charges are posted as sent) or corrects it: the reading is
   changed and an adjustment carrying the corrected **volume** and the amount is added.
 * A correction over **500 m³** needs the team lead, then the department manager; over **1,000 m³** also
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import audit
-from core.enums import ApprovalRole, CorrectionStatus, LedgerKind
+from core.enums import ApprovalRole, CorrectionStatus, LedgerKind, Utility
 from db.models import BillCorrection, BillCorrectionStep, LedgerEntry, MeterReading, StaffUser, UtilityAccount
 
 REREAD_OVER_MILLI = 100_000  # R12: a resident reading over 100 m³ in a month is re-read
@@ -83,10 +83,21 @@ def _ledger_row(held: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+async def _cubic_metre_accounts(session: AsyncSession, account_ids: set[int]) -> set[int]:
+    """The accounts metered in m³ (gas, water): R12's volumes are cubic metres, never a power meter's kWh."""
+    if not account_ids:
+        return set()
+    q = select(UtilityAccount.id).where(UtilityAccount.id.in_(account_ids),
+                                        UtilityAccount.utility.in_((Utility.gas, Utility.water)))
+    return set((await session.execute(q)).scalars())
+
+
 async def hold_suspicious_readings(session: AsyncSession, readings: Sequence[dict[str, Any]], *,
                                    now: datetime) -> int:
     """Open a re-read task for every imported reading over 100 m³ that has none yet (R12). Returns how many."""
     suspicious = [r for r in readings if needs_reread(r["usage_milli"]) and r.get("external_id")]
+    cubic = await _cubic_metre_accounts(session, {r["account_id"] for r in suspicious})
+    suspicious = [r for r in suspicious if r["account_id"] in cubic]
     if not suspicious:
         return 0
     ids = dict((await session.execute(
@@ -125,8 +136,10 @@ async def divert_ledger_rows(session: AsyncSession, rows: list[dict[str, Any]], 
             select(BillCorrection).where(BillCorrection.status == CorrectionStatus.reread))).scalars()
     }
     pending_adjustments = {}
-    big = [r["external_id"] for r in rows if r["kind"] is LedgerKind.adjustment
-           and required_approvals(r.get("quantity_milli") or 0)]
+    big_rows = [r for r in rows
+                if r["kind"] is LedgerKind.adjustment and required_approvals(r.get("quantity_milli") or 0)]
+    cubic = await _cubic_metre_accounts(session, {r["account_id"] for r in big_rows})
+    big = [r["external_id"] for r in big_rows if r["account_id"] in cubic]
     if big:
         pending_adjustments = {c.external_id: c for c in (await session.execute(
             select(BillCorrection).where(BillCorrection.external_id.in_(big)))).scalars()}
@@ -138,7 +151,7 @@ async def divert_ledger_rows(session: AsyncSession, rows: list[dict[str, Any]], 
             hold.held = [*kept, _jsonable(row)]
             held += 1
             continue
-        steps = required_approvals(row.get("quantity_milli") or 0) if row["kind"] is LedgerKind.adjustment else []
+        steps = required_approvals(row.get("quantity_milli") or 0) if row["external_id"] in big else []
         if steps:
             corr = pending_adjustments.get(row["external_id"])
             if corr is None:

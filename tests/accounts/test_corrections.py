@@ -316,3 +316,17 @@ def test_r12_cli_gives_and_takes_approval_roles(tmp_path, monkeypatch) -> None:
     assert runner.invoke(cli, ["approval-role", "nobody", "finance"]).exit_code == 1
     assert runner.invoke(cli, ["approval-role", "lead", "none"]).exit_code == 0
     assert asyncio.run(prepare("lead")) is None
+
+
+async def test_r12_applies_to_cubic_metres_not_to_a_power_meters_kwh(session, clock) -> None:
+    now = clock.now()
+    power = account_numbers.make(Utility.power, 9100)
+    water = account_numbers.make(Utility.water, 9100)
+    rows = "".join(f"account,A-{n},{n},赵六,城东区,人民路,5,ordinary,connected,,,,,,,\n" for n in (power, water))
+    for n in (power, water):
+        rows += (f"reading,R-{n},{n},,,,,,,2026-10-15,5350,350,,,,\n"
+                 f"charge,C-{n},{n},,,,,,,2026-10-15,,,196.00,2026-10,350,October\n"
+                 f"adjustment,J-{n},{n},,,,,,,2026-10-20,,,-100.00,2026-10,600,refund\n")
+    report = await _import(session, now, rows)
+    assert len(await _charges(session, power)) == 2  # 350 kWh is an ordinary month: charge and refund posted
+    assert await _charges(session, water) == [] and report.held == 3  # water: re-read task, held charge, adjustment
