@@ -133,13 +133,14 @@ async def divert_ledger_rows(session: AsyncSession, rows: list[dict[str, Any]], 
         return rows, 0
     open_holds = {
         (c.account_id, c.period): c for c in (await session.execute(
-            select(BillCorrection).where(BillCorrection.status == CorrectionStatus.reread))).scalars()
-    }
+            select(BillCorrection).where(BillCorrection.status.in_(OPEN),
+                                         BillCorrection.reading_id.is_not(None)))).scalars()
+    }  # a month stays held through the re-read and the approvals that follow it
     pending_adjustments = {}
     big_rows = [r for r in rows
                 if r["kind"] is LedgerKind.adjustment and required_approvals(r.get("quantity_milli") or 0)]
     cubic = await _cubic_metre_accounts(session, {r["account_id"] for r in big_rows})
-    big = [r["external_id"] for r in big_rows if r["account_id"] in cubic]
+    big = {r["external_id"] for r in big_rows if r["account_id"] in cubic}
     if big:
         pending_adjustments = {c.external_id: c for c in (await session.execute(
             select(BillCorrection).where(BillCorrection.external_id.in_(big)))).scalars()}

@@ -135,9 +135,12 @@ async def test_r12_two_step_correction_in_order_by_the_right_roles(session, cloc
     with pytest.raises(corrections.CorrectionError, match="already recorded"):
         await corrections.approve(session, correction_id=task.id, staff=approvers["lead"], now=now)
     assert await _charges(session, _acc(5)) == []  # nothing reaches the ledger before the last step
+    # A late charge for the same month waits with the rest.
+    late = await _import(session, now, f"charge,C-5b,{_acc(5)},,,,,,,2026-10-28,,,3.00,2026-10,,service fee\n")
+    assert late.held == 1 and await _charges(session, _acc(5)) == []
     await corrections.approve(session, correction_id=task.id, staff=approvers["manager"], now=now)
     entries = await _charges(session, _acc(5))
-    assert [(e.kind, e.quantity_milli) for e in entries] == [(LedgerKind.charge, 700_000),
+    assert [(e.kind, e.quantity_milli) for e in entries] == [(LedgerKind.charge, 700_000), (LedgerKind.charge, None),
                                                           (LedgerKind.adjustment, 500_001)]
     steps = (await corrections.view(session, task.id)).correction.steps
     assert [(s.role, s.staff_id) for s in steps] == [(ApprovalRole.team_lead, approvers["lead"].id),
