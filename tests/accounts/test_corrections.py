@@ -333,3 +333,14 @@ async def test_r12_applies_to_cubic_metres_not_to_a_power_meters_kwh(session, cl
     report = await _import(session, now, rows)
     assert len(await _charges(session, power)) == 2  # 350 kWh is an ordinary month: charge and refund posted
     assert await _charges(session, water) == [] and report.held == 3  # water: re-read task, held charge, adjustment
+
+
+async def test_r12_r17_console_upload_says_what_was_held_and_flagged(session, client, staff_users) -> None:
+    assert (await login(client, "operator")).status_code == 303
+    token = await token_of(client, "/console/billing")
+    body = HEADER + _account_row(13) + _month(13, "120", "336.00", day="2026-10-28")
+    r = await client.post("/console/billing", data={"csrf_token": token},
+                          files={"file": ("october.csv", body.encode(), "text/csv")})
+    assert r.status_code == 200
+    assert 'id="held"' in r.text and "/console/corrections" in r.text
+    assert 'id="flagged"' in r.text and "R17: 1 reading" in r.text
