@@ -136,3 +136,10 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import inbox as console_inbox  # issue 13: parked updates
 
     app.include_router(console_inbox.router)
+    from api.console import corrections as console_corrections  # issue 15: R12 bill corrections
+    from api.console import repairs as console_repairs  # issue 15: R7 repair orders
+    from api.v1 import outages as v1_outages  # issue 15: dispatch API
+
+    app.include_router(console_corrections.router)
+    app.include_router(console_repairs.router)
+    app.include_router(v1_outages.router)

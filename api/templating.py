@@ -51,6 +51,7 @@ NAV = [
     {"href": "/console/appointments", "label": "Appointments 预约", "role": "agent"},
     {"href": "/console/outages", "label": "Outages 停供公告", "role": "operator"},
     {"href": "/console/billing", "label": "Billing 账务导入", "role": "operator"},
+    {"href": "/console/corrections", "label": "Corrections 退补", "role": "agent"},
     {"href": "/console/reports", "label": "Reports 报表", "role": "supervisor"},
     {"href": "/console/knowledge", "label": "Knowledge 知识库", "role": "agent"},
     {"href": "/console/audit", "label": "Audit 审计", "role": "admin"},

@@ -22,7 +22,7 @@ from sqlalchemy import ARRAY, any_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import bindparam
 
-from core import account_numbers, audit
+from core import account_numbers, account_states, audit, corrections
 from core.clock import LOCAL_TZ, local
 from core.demo import hash_bill_code
 from core.enums import AccountState, LedgerKind, MeterType, Utility
@@ -123,6 +123,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
     applied: bool = False
+    held: int = 0  # R12: re-read tasks opened and entries held for a re-read or approvals
+    flagged: int = 0  # R17: readings taken outside the 6th–26th window (kept, flagged)
 
     @property
     def ok(self) -> bool:
@@ -135,7 +137,7 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "applied": self.applied, "rows": self.rows, "created": self.created,
-                "updated": self.updated, "error_count": self.error_count,
+                "updated": self.updated, "held": self.held, "flagged": self.flagged, "error_count": self.error_count,
                 "errors": [{"line": e.line, "message": e.message} for e in self.errors]}
 
 
@@ -324,6 +326,7 @@ class _Plan:
     account_update: dict[int, int] = field(default_factory=dict)  # record line -> existing account id
     reading_update: dict[int, int] = field(default_factory=dict)  # record line -> existing reading id
     ledger_update: dict[int, int] = field(default_factory=dict)  # record line -> existing entry id
+    state_changes: list[tuple[int, AccountState, AccountState]] = field(default_factory=list)  # R17, audited
 
 
 async def _validate(session: AsyncSession, records: list[Record], report: ImportReport) -> _Plan:
@@ -370,6 +373,16 @@ async def _validate(session: AsyncSession, records: list[Record], report: Import
                                            f"external_id")
                 continue
             plan.account_update[rec.line] = holder[1]
+    # R17: an account's state follows the allowed transitions only; each change is audited when written.
+    states = await _lookup(session, (UtilityAccount.id, UtilityAccount.state), UtilityAccount.id,
+                           plan.account_update.values())
+    for rec in plan.accounts:
+        if rec.line in plan.account_update and (row := states.get(plan.account_update[rec.line])) is not None:
+            old = AccountState(row[1])
+            if problem := account_states.transition_problem(old, rec.state):
+                report.add_error(rec.line, problem)
+            elif old is not rec.state:
+                plan.state_changes.append((row[0], old, rec.state))
     known = set(plan.account_ids) | set(file_numbers)
     for rec in [*plan.readings, *plan.ledger]:
         if rec.number not in known:
@@ -439,13 +452,17 @@ async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, no
         ids = await _lookup(session, (UtilityAccount.number, UtilityAccount.id), UtilityAccount.number,
                             [a["number"] for a in new_accounts])
         plan.account_ids.update({n: row[1] for n, row in ids.items()})
+    for account_id, old, new in plan.state_changes:
+        account_states.audit_state_change(session, account_id=account_id, old=old, new=new, staff_id=None,
+                                          reason=f"billing {source}", now=now)
     report.created["account"] = len(new_accounts)
     report.updated["account"] = len(changed_accounts)
 
     new_readings, changed_readings = [], []
     for rec in plan.readings:
         values = {"account_id": plan.account_ids[rec.number], "read_on": rec.read_on, "value_milli": rec.value_milli,
-                  "usage_milli": rec.usage_milli, "source": source, "external_id": rec.external_id}
+                  "usage_milli": rec.usage_milli, "source": source, "external_id": rec.external_id,
+                  "flag": account_states.reading_flag(rec.read_on)}
         if rec.line in plan.reading_update:
             changed_readings.append({"_id": plan.reading_update[rec.line], **values})
         else:
@@ -455,6 +472,8 @@ async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, no
         await session.execute(insert(MeterReading.__table__), list(chunk))
     report.created["reading"] = len(new_readings)
     report.updated["reading"] = len(changed_readings)
+    report.flagged = sum(1 for r in (*new_readings, *changed_readings) if r["flag"])  # R17
+    report.held = await corrections.hold_suspicious_readings(session, [*new_readings, *changed_readings], now=now)
 
     new_entries, changed_entries = [], []
     for rec in plan.ledger:
@@ -469,6 +488,8 @@ async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, no
         else:
             new_entries.append({**values, "source": source, "telegram_charge_id": rec.telegram_charge_id})
     await _update_many(session, LedgerEntry.__table__, changed_entries)
+    new_entries, held = await corrections.divert_ledger_rows(session, new_entries, now=now)  # R12
+    report.held += held
     for chunk in _chunks(new_entries):
         await session.execute(insert(LedgerEntry.__table__), list(chunk))
     for kind in LEDGER_KINDS:

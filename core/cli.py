@@ -124,25 +124,60 @@ def demo_data() -> None:
     """Load the demo utility (idempotent); prints the demo staff passwords once."""
     from core.context import AppContext
     from core.demo import load_demo
+    from core.demo_past import load_past  # issue 15: three months of believable history
 
     ctx = AppContext.create(_settings())
 
     async def go() -> None:
         async with ctx.sessionmaker() as session:
             result = await load_demo(session, now=ctx.clock.now())
+            past = await load_past(session, ctx=ctx)
         await ctx.close()
+        if past.created:
+            typer.echo("Demo history added (three months): " + ", ".join(f"{k} {v}" for k, v in past.counts.items()))
         if not result.created:
             typer.echo("demo data already present")
+            if past.staff_passwords:
+                reveal(["New demo staff logins (random passwords, shown once):"]
+                       + [f"  {user:18} {pw}" for user, pw in past.staff_passwords.items()], ctx.settings)
             return
         typer.echo("Demo data loaded.")
         # F9: passwords go to the terminal only, never to a log; `make run` at a terminal still shows them.
         reveal(["Staff logins (random passwords, shown once):"]
-               + [f"  {user:18} {pw}" for user, pw in result.staff_passwords.items()], ctx.settings)
+               + [f"  {user:18} {pw}" for user, pw in {**result.staff_passwords, **past.staff_passwords}.items()],
+               ctx.settings)
         typer.echo("Some demo accounts (number, utility, holder, bill code):")
         for row in result.sample_accounts:
             typer.echo("  " + "  ".join(row))
 
     asyncio.run(go())
+
+
+@app.command("approval-role")
+def approval_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="team_lead | dept_manager | finance | deputy_gm | none")],
+) -> None:
+    """R12: give a staff user a bill-correction approval role (kept beside the console role)."""
+    from core import corrections
+    from core.context import AppContext
+
+    async def go() -> str | None:
+        ctx = AppContext.create(_settings())
+        try:
+            async with ctx.sessionmaker() as session:
+                await corrections.set_approval_role(session, username=username, role=role, now=ctx.clock.now())
+        except (corrections.CorrectionError, ValueError) as e:
+            return str(e)
+        finally:
+            await ctx.close()
+        return None
+
+    problem = asyncio.run(go())
+    if problem:
+        typer.echo(f"not changed: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{username}: approval role {role}")
 
 
 @app.command("create-staff")

@@ -156,3 +156,20 @@ class Language(StrEnum):
     @property
     def short(self) -> str:
         return "zh" if self is Language.zh else "en"
+
+
+class ApprovalRole(StrEnum):
+    """R12: who may sign a large bill correction, in the order the steps must be taken."""
+
+    team_lead = "team_lead"
+    dept_manager = "dept_manager"
+    finance = "finance"
+    deputy_gm = "deputy_gm"
+
+
+class CorrectionStatus(StrEnum):
+    """R12 bill correction: held for a re-read, then (if large) approvals, then posted to the ledger."""
+
+    reread = "reread"  # a suspicious reading waits for a re-read; its charge is held
+    approval = "approval"  # a large correction waits for its approval steps
+    posted = "posted"

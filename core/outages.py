@@ -272,8 +272,12 @@ async def create_notice(
     area: Mapping[str, Any],
     starts_at: datetime,
     restore_at: datetime,
+    external_id: str | None = None,
 ) -> OutageNotice:
-    """Save a draft notice (nothing is sent until ``announce``); commits."""
+    """Save a draft notice (nothing is sent until ``announce``); commits.
+
+    ``external_id``: a dispatch system's own id of the notice (unique; the dispatch API is idempotent on it).
+    """
     now = ctx.clock.now()
     reason_zh = _check_reason(reason_zh, "中文")
     reason_en = _check_reason(reason_en, "English")
@@ -287,7 +291,7 @@ async def create_notice(
     outage = OutageNotice(
         number=await next_number(session, NUMBER_PREFIX, now), utility=utility, kind=kind,
         status=OutageStatus.draft, reason_zh=reason_zh, reason_en=reason_en, area=area, starts_at=starts_at,
-        restore_at=restore_at, created_by_id=staff.id, created_at=now,
+        restore_at=restore_at, created_by_id=staff.id, created_at=now, external_id=external_id,
     )
     session.add(outage)
     await session.flush()

@@ -36,6 +36,7 @@ def default_jobs() -> list[Job]:
     jobs.append(Job("outage-reminders", 300, __import__("core.outages").outages.send_due_reminders))  # R9, issue 7
     jobs.append(Job("account-alerts", 1800, __import__("core.alerts").alerts.run_alerts))  # low credit, R11, issue 4
     jobs.append(Job("inbox-prune", 3600, __import__("core.inbox").inbox.prune_job))  # issue 13: retention
+    jobs.append(Job("repair-callbacks", 600, __import__("core.repairs").repairs.ensure_callbacks))  # R7, issue 15
     return jobs
 
 

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.enums import (
     AccountState,
     AppointmentStatus,
+    ApprovalRole,
     BroadcastStatus,
     ConversationStatus,
+    CorrectionStatus,
     LedgerKind,
     LinkMethod,
     MessageDirection,
@@ -141,6 +143,7 @@ class MeterReading(Base):
     usage_milli: Mapped[int] = mapped_column(BigInteger)  # consumption since the previous reading
     source: Mapped[str] = mapped_column(String(16), default="billing")
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    flag: Mapped[str | None] = mapped_column(String(24))  # R17: "outside_window" (read outside the 6th–26th)
 
     __table_args__ = (Index("ix_meter_reading_account_read_on", "account_id", "read_on"),)
 
@@ -163,6 +166,8 @@ class StaffUser(Base):
     kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
     # Bumped to end every console session of this person at once (issue 12 F5); cookies carry the value.
     session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # R12: an approval role held besides the console role (team lead, department manager, finance, deputy GM).
+    approval_role: Mapped[ApprovalRole | None] = mapped_column(enum_column(ApprovalRole))
 
 
 class ApiToken(Base):
@@ -202,6 +207,7 @@ class OutageNotice(Base):
     created_at: Mapped[datetime]
     announced_at: Mapped[datetime | None]
     reminder_sent_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # dispatch system's id (idempotency)
 
 
 class OutageEvent(Base):
@@ -265,6 +271,14 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    # R7 repair orders: arrival, outcome, and progress of an order running late.
+    arrived_at: Mapped[datetime | None]
+    repair_outcome: Mapped[str | None] = mapped_column(String(24))  # fixed | not_fixed | not_ours | no_access
+    first_visit_fix: Mapped[bool | None] = mapped_column(Boolean)  # R18 first-time fix
+    progress_note: Mapped[str | None] = mapped_column(Text)
+    responsible_name: Mapped[str | None] = mapped_column(String(64))
+    responsible_phone: Mapped[str | None] = mapped_column(String(32))
+    repair_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))  # R7 callback: the repair called about
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketEvent.id"
@@ -597,3 +611,48 @@ class InboundUpdate(Base):
         Index("ix_inbound_update_due", "status", "not_before"),
         Index("ix_inbound_update_chat", "chat_key", "update_id"),
     )
+class BillCorrection(Base):
+    """R12: a suspicious reading held for a re-read, or a correction waiting for its approval steps.
+
+    Charges of the held period wait in ``held`` (ledger rows as JSON) and reach the ledger only when the
+    re-read confirms the reading or the last required approval is recorded.
+    """
+
+    __tablename__ = "bill_correction"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"), index=True)
+    reading_id: Mapped[int | None] = mapped_column(ForeignKey("meter_reading.id", ondelete="SET NULL"))
+    period: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM whose charges are held
+    status: Mapped[CorrectionStatus] = mapped_column(enum_column(CorrectionStatus), index=True)
+    suspicious_usage_milli: Mapped[int | None] = mapped_column(BigInteger)
+    corrected_usage_milli: Mapped[int | None] = mapped_column(BigInteger)
+    volume_milli: Mapped[int | None] = mapped_column(BigInteger)  # corrected volume (the adjustment's quantity)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)  # signed adjustment amount
+    note: Mapped[str | None] = mapped_column(Text)
+    held: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    required: Mapped[list[Any]] = mapped_column(JSON, default=list)  # approval roles in order
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # an imported adjustment's id
+    created_at: Mapped[datetime]
+    reread_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    reread_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+
+    steps: Mapped[list[BillCorrectionStep]] = relationship(
+        back_populates="correction", cascade="all, delete-orphan", order_by="BillCorrectionStep.id"
+    )
+
+
+class BillCorrectionStep(Base):
+    """R12: one recorded approval by a staff user holding that approval role."""
+
+    __tablename__ = "bill_correction_step"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    correction_id: Mapped[int] = mapped_column(ForeignKey("bill_correction.id", ondelete="CASCADE"), index=True)
+    role: Mapped[ApprovalRole] = mapped_column(enum_column(ApprovalRole))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    correction: Mapped[BillCorrection] = relationship(back_populates="steps")

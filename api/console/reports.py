@@ -11,6 +11,7 @@ from api.deps import CtxDep, SessionDep, SupervisorDep
 from api.templating import render
 from core import audit, reports
 from core.csv_export import to_csv
+from core import audit, reports, targets
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +45,7 @@ async def reports_page(request: Request, user: SupervisorDep, ctx: CtxDep, sessi
     kinds = sorted({k for k, _ in r.volumes.matrix})
     utilities = sorted({u for _, u in r.volumes.matrix})
     return render(request, "console/reports.html", r=r, charts=charts, kinds=kinds, utilities=utilities,
-                  sections=SECTIONS)
+                  sections=SECTIONS, targets=await targets.measure(session, period=period, now=now))
 
 
 def _rows(r: reports.Report, section: str) -> tuple[list[str], list[list[object]]]:

@@ -60,6 +60,10 @@ def ticket_line(t: Ticket, lang: str | None) -> str:
         status=ticket_status_label(t.status))
     if t.status in OPEN_TICKET_STATUSES:
         line += " · " + _("due by {deadline}").format(deadline=tickets.format_deadline(t.deadline_at, lang))
+        if t.progress_note:  # R7: a late order's progress, who is responsible and how to reach them
+            line += "\n" + _("Progress: {note}").format(note=tickets.esc(t.progress_note))
+            line += "\n" + _("Responsible: {name}, phone {phone}").format(
+                name=tickets.esc(t.responsible_name or ""), phone=t.responsible_phone or "")
     return line
 
 
