@@ -33,6 +33,7 @@ from core.tickets import (
     _rollback_keeping,
     esc,
     format_deadline,
+    require_polite,
 )
 from db.models import Appointment, AppointmentEvent, Resident, StaffUser
 
@@ -275,6 +276,7 @@ async def propose_slot(session: AsyncSession, *, ctx: Any, appt: Appointment, st
     """Offer another day/window; the resident accepts, picks another date, or cancels."""
     _require(appt, AppointmentStatus.requested)
     note = _clean_note(note)
+    require_polite(note, what="note")  # R14: sent to the resident with the proposal
     now = ctx.clock.now()
     await _check_bookable(session, ctx, district=appt.district, day=day, window=window, now=now,
                           resident_horizon=False)
@@ -312,6 +314,7 @@ async def refuse(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: S
         raise NotAllowed("refusing an appointment needs a supervisor (R2)")
     _require(appt, AppointmentStatus.requested, AppointmentStatus.proposed)
     reason = _clean_note(reason, required=True)
+    require_polite(reason, what="refusal reason")  # R14: the reason is told to the applicant
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.refused
@@ -330,6 +333,7 @@ async def cancel_by_staff(session: AsyncSession, *, ctx: Any, appt: Appointment,
                           reason: str) -> Appointment:
     _require(appt, *OPEN)
     reason = _clean_note(reason, required=True)
+    require_polite(reason, what="cancellation reason")  # R14: the reason is told to the resident
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.cancelled

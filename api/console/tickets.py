@@ -182,7 +182,8 @@ async def reply(number: str, request: Request, user: AgentDep, ctx: CtxDep, sess
         if hits:
             audit.record(session, at=ctx.clock.now(), staff_id=user.id, action="ticket.guard_override",
                          target_type="ticket", target_id=ticket.number, phrases=sorted({h.phrase for h in hits}))
-        await tickets.reply_to_resident(session, ctx=ctx, ticket=ticket, staff=user, text=text)
+        await tickets.reply_to_resident(session, ctx=ctx, ticket=ticket, staff=user, text=text,
+                                        guard_override=bool(hits))
 
     return await _do(request, session, ctx, number, user, go)
 
