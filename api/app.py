@@ -116,3 +116,9 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import notices as console_notices  # issue 3: written notices on file (R1)
 
     app.include_router(console_notices.router)
+    from api.console import approvals as console_approvals  # issue 15: R2 approvals
+
+    app.include_router(console_approvals.router)
+    from api.console import reconnection as console_reconnection  # issue 15: R11 reconnection queue
+
+    app.include_router(console_reconnection.router)

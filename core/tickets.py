@@ -610,6 +610,20 @@ def _check_owner(ticket: Ticket, staff: StaffUser | None) -> None:
         raise NotAllowed("this ticket is owned by another member of staff (R6); ask a supervisor to reassign it")
 
 
+def is_major_complaint(ticket: Ticket) -> bool:
+    """R5: level 2 (escalated outside) or class A (bribes, overcharging, abuse) goes straight to leadership."""
+    return ticket.kind is TicketKind.complaint and (ticket.complaint_level == 2 or ticket.complaint_class == "A")
+
+
+def _check_complaint_can_close(ticket: Ticket, staff: StaffUser | None) -> None:
+    """R5: no complaint is closed unclassified, and a major one only by a supervisor."""
+    if ticket.complaint_level is None:
+        raise InvalidInput("R5: classify the complaint before closing it: impact level 1 or 2 and, where staff "
+                           "are at fault, class A, B or C")
+    if is_major_complaint(ticket) and staff is not None and not _is_supervisor(staff):
+        raise NotAllowed("R5: a level-2 or class-A complaint is handled and closed by a supervisor")
+
+
 async def change_status(
     session: AsyncSession, *, ctx: Any, ticket: Ticket, to: TicketStatus | str, staff: StaffUser | None = None,
     note: str | None = None, paid: bool = False, duplicate_of: Ticket | None = None,
@@ -625,6 +639,11 @@ async def change_status(
     note = (note or "").strip() or None
     if to in NOTE_REQUIRED and not note:
         raise InvalidInput(f"a note is required to set {to.value}")
+    if ticket.kind is TicketKind.complaint and to in (TicketStatus.resolved, TicketStatus.closed):
+        _check_complaint_can_close(ticket, staff)
+    if to is TicketStatus.cancelled and staff is not None and not _is_supervisor(staff):
+        raise NotAllowed("cancelling a resident's request needs a supervisor's approval (R2): "
+                         "ask for it with the reason the resident will read")
     if note and len(note) > MAX_STAFF_TEXT:
         raise InvalidInput(f"note longer than {MAX_STAFF_TEXT} characters")
     require_polite(note, what="resolution or cancellation note")  # R14: the note is sent to the resident

@@ -30,6 +30,8 @@ def get_routers() -> list[Router]:
         handoff,
         my_requests,
         outages,
+        proxy,
+        reconnection,
         settings,
         start,
         survey,
@@ -50,6 +52,7 @@ def get_routers() -> list[Router]:
         settings.router,
         handoff.router,
         accounts.router, topup.router, tariff.router,  # balance, top-up, water calculator (issue 4)
+        proxy.router, reconnection.router,  # R16 proxy applications, R11 reconnection queue (issue 15)
         fault.router, appointment.router, complaint.router, my_requests.router, survey.router,  # issue 5
         outages.router,  # outage notices and district subscriptions (issue 7)
         guides.router,  # guides, checklist and escalation after the feature routers
