@@ -143,3 +143,9 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(console_corrections.router)
     app.include_router(console_repairs.router)
     app.include_router(v1_outages.router)
+    from api.console import approvals as console_approvals  # issue 15: R2 approvals
+
+    app.include_router(console_approvals.router)
+    from api.console import reconnection as console_reconnection  # issue 15: R11 reconnection queue
+
+    app.include_router(console_reconnection.router)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from core import ignition
 from core.clock import local
 from core.enums import ROLE_RANK, StaffRole
 
@@ -52,12 +53,16 @@ NAV = [
     {"href": "/console/outages", "label": "Outages 停供公告", "role": "operator"},
     {"href": "/console/billing", "label": "Billing 账务导入", "role": "operator"},
     {"href": "/console/corrections", "label": "Corrections 退补", "role": "agent"},
+    {"href": "/console/reconnection", "label": "Reconnection 复气", "role": "operator"},
     {"href": "/console/reports", "label": "Reports 报表", "role": "supervisor"},
+    {"href": "/console/approvals", "label": "Approvals 审批", "role": "supervisor"},
     {"href": "/console/knowledge", "label": "Knowledge 知识库", "role": "agent"},
     {"href": "/console/audit", "label": "Audit 审计", "role": "admin"},
     {"href": "/console/admin/staff", "label": "Staff 人员", "role": "admin"},  # issue 12 F5
 ]
 templates.env.globals["nav_items"] = NAV
+# R19: the technician's ignition checklist on the appointment cards.
+templates.env.globals["ignition_items"] = [(i.value, label) for i, label in ignition.CONSOLE_LABELS.items()]
 
 
 def render(request: Request, name: str, /, status_code: int = 200, **context: Any):

@@ -8,6 +8,7 @@ before; a resident not met within 30 minutes of the window's start is recorded a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import audit, outbox, slots
+from core import audit, ignition, outbox, slots
 from core.clock import LOCAL_TZ, local
 from core.enums import AppointmentStatus, ServiceType, StaffRole
 from core.numbers import next_number
@@ -33,6 +34,7 @@ from core.tickets import (
     _rollback_keeping,
     esc,
     format_deadline,
+    require_polite,
 )
 from db.models import Appointment, AppointmentEvent, Resident, StaffUser
 
@@ -118,6 +120,8 @@ MESSAGES = {
     "no_show": N_("We came for your visit {number} but could not meet you within 30 minutes of the start, so the "
                   "appointment has lapsed. You can book a new visit at any time."),
     "completed": N_("✅ Your visit {number} ({service}) has been completed. Thank you."),
+    "not_ignited": N_("🔥 Your gas ignition {number} could not be done, for your safety:\n{note}\n"
+                      "Once this is put right, please book the ignition again in 📅 Book a visit."),
     "reminder": N_("⏰ Reminder: our visit {number} ({service}) is tomorrow, {day}, {window}, at {address}. "
                    "To cancel or change it, open 📋 My requests before {cutoff}."),
 }
@@ -204,18 +208,19 @@ async def request_appointment(
     session: AsyncSession, *, ctx: Any, resident: Resident | None, service: ServiceType | str, district: str,
     address: str, day: date, window: str, contact_phone: str | None = None, note: str | None = None,
     account_id: int | None = None, idempotency_key: str | None = None, staff: StaffUser | None = None,
-    language: str | None = None,
+    language: str | None = None, prerequisites: Mapping[str, Any] | None = None,
 ) -> Appointment:
     """Book a place in a district's window and register the request (R2); commits.
 
     Raises SlotUnavailable when the place was taken meanwhile. The same idempotency key returns the same
-    appointment.
+    appointment. An ignition needs every R19 prerequisite confirmed (``prerequisites``), else InvalidInput.
     """
     if idempotency_key:
         existing = await appointment_by_key(session, idempotency_key)
         if existing is not None:
             return existing
     service = ServiceType(service)
+    confirmed = ignition.check_booking(service, prerequisites)  # R19
     address = " ".join((address or "").split())
     if not 2 <= len(address) <= 255:
         raise InvalidInput("the address must be 2 to 255 characters")
@@ -235,7 +240,7 @@ async def request_appointment(
                 service=service, status=AppointmentStatus.requested, district=district, address=address, day=day,
                 window=window, contact_phone=contact_phone, note=note, language=lang,
                 idempotency_key=idempotency_key, respond_by=ctx.calendar.deadline(now, RESPOND_WORKING_DAYS),
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, prerequisites=confirmed,
             )
             session.add(appt)
             await session.flush()
@@ -283,6 +288,7 @@ async def propose_slot(session: AsyncSession, *, ctx: Any, appt: Appointment, st
     _require(appt, AppointmentStatus.requested)
     note = _clean_note(note)
     _check_owner(appt, staff)
+    require_polite(note, what="note")  # R14: sent to the resident with the proposal
     now = ctx.clock.now()
     await _check_bookable(session, ctx, district=appt.district, day=day, window=window, now=now,
                           resident_horizon=False)
@@ -320,6 +326,7 @@ async def refuse(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: S
         raise NotAllowed("refusing an appointment needs a supervisor (R2)")
     _require(appt, AppointmentStatus.requested, AppointmentStatus.proposed)
     reason = _clean_note(reason, required=True)
+    require_polite(reason, what="refusal reason")  # R14: the reason is told to the applicant
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.refused
@@ -336,9 +343,14 @@ async def refuse(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: S
 
 async def cancel_by_staff(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: StaffUser | None,
                           reason: str) -> Appointment:
+    """R2: cancelling a resident's visit needs a supervisor (others ask through core.approvals)."""
+    if staff is not None and not has_role(staff.role, StaffRole.supervisor):
+        raise NotAllowed("cancelling a resident's visit needs a supervisor's approval (R2): "
+                         "ask for it with the reason the resident will read")
     _require(appt, *OPEN)
     reason = _clean_note(reason, required=True)
     _check_owner(appt, staff)
+    require_polite(reason, what="cancellation reason")  # R14: the reason is told to the resident
     now = ctx.clock.now()
     frm = appt.status
     appt.status = AppointmentStatus.cancelled
@@ -357,7 +369,7 @@ async def record_no_show(session: AsyncSession, *, ctx: Any, appt: Appointment, 
     _require(appt, AppointmentStatus.confirmed)
     _check_owner(appt, staff)
     now = ctx.clock.now()
-    if now < slots.window_start(appt.day, appt.window) + NO_SHOW_GRACE:
+    if now <= slots.window_start(appt.day, appt.window) + NO_SHOW_GRACE:  # R2: MORE than 30 minutes late
         raise TooLate("a no-show can be recorded only 30 minutes after the visit window starts (R2)")
     note = _clean_note(note)
     appt.status = AppointmentStatus.no_show
@@ -375,6 +387,8 @@ async def complete(session: AsyncSession, *, ctx: Any, appt: Appointment, staff:
     """The visit was made; R4 decides whether the resident is asked to rate it."""
     _require(appt, AppointmentStatus.confirmed)
     _check_owner(appt, staff)
+    if ignition.needs_prerequisites(appt.service) and not (appt.visit_checklist or {}).get("ignited"):
+        raise InvalidInput("R19: record the ignition checklist for this visit (record_ignition_visit)")
     note = _clean_note(note)
     now = ctx.clock.now()
     appt.status = AppointmentStatus.completed
@@ -387,6 +401,34 @@ async def complete(session: AsyncSession, *, ctx: Any, appt: Appointment, staff:
     await surveys.schedule_for_appointment(session, ctx=ctx, appt=appt, paid=paid, staff=staff, now=now)
     await session.commit()
     await _publish(ctx, "appointments", action="completed", number=appt.number)
+    return appt
+
+
+async def record_ignition_visit(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: StaffUser | None,
+                                checks: Mapping[str, Any], note: str | None = None) -> Appointment:
+    """R19: the technician's checklist at an ignition visit. Every item passes: the visit is completed
+    (ignited). Any item fails: the visit closes as "not ignited" and the resident is told why. Commits."""
+    if not ignition.needs_prerequisites(appt.service):
+        raise InvalidInput("the ignition checklist is only for ignition visits")
+    _require(appt, AppointmentStatus.confirmed)
+    note = _clean_note(note)
+    require_polite(note, what="visit note")  # R14: a not-ignited note reaches the resident
+    result = {i.value: checks.get(i.value) is True for i in ignition.ITEMS}
+    bad = ignition.failed(result)
+    appt.visit_checklist = {**result, "ignited": not bad}
+    if not bad:
+        return await complete(session, ctx=ctx, appt=appt, staff=staff, note=note)
+    now = ctx.clock.now()
+    appt.status = AppointmentStatus.not_ignited
+    appt.updated_at = now
+    _event(session, appt, kind="status", now=now, staff=staff, frm=AppointmentStatus.confirmed,
+           note="; ".join([i.value for i in bad] + ([note] if note else [])))
+    _audit(session, appt, staff, "not_ignited", now)
+    tr = ctx.translator
+    reasons = "\n".join(f"• {tr.gettext(appt.language, ignition.REASONS[i])}" for i in bad)
+    _notify(session, ctx, appt, "not_ignited", now=now, note=reasons + (f"\n{note}" if note else ""))
+    await session.commit()
+    await _publish(ctx, "appointments", action="not_ignited", number=appt.number)
     return appt
 
 

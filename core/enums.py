@@ -86,6 +86,7 @@ class AppointmentStatus(StrEnum):
     cancelled = "cancelled"
     completed = "completed"
     no_show = "no_show"
+    not_ignited = "not_ignited"  # R19: an ignition visit found a prerequisite missing
 
 
 class ConversationStatus(StrEnum):

@@ -1,10 +1,12 @@
 """R14 service language: catch forbidden phrases (服务忌语) in an agent's message before it is sent.
 
 Each rule is a regular expression over a normalised copy of the text (NFKC: full-width letters and
-punctuation become half-width, case folded) plus a polite alternative in the same language. Spans
-are reported on the ORIGINAL text so the console can highlight them. Matching is deliberately
-forgiving about punctuation and spaces inside a phrase ("你问我,我问谁" / "你问我 我问谁"), and a
-few polite uses are excluded ("不知道您什么时候方便" is a courteous question, not 不知道).
+punctuation become half-width, case folded, traditional characters simplified; for Chinese, spaces taken
+out) plus a polite alternative in the same language. Spans are reported on the ORIGINAL text so the console
+can highlight them. Matching is deliberately forgiving about punctuation, spaces and small insertions inside
+a phrase ("你问我,我问谁" / "你问我 那我问谁" / "这事我解决不了"), and a few polite uses are excluded
+("不知道您什么时候方便" is a courteous question, not 不知道). ``require_polite`` is the gate every
+staff → resident text passes through in core/ (R14 on every surface).
 """
 
 from __future__ import annotations
@@ -35,35 +37,53 @@ class Hit:
     lang: str
 
 
-def _zh(parts: str, suggestion: str, *, phrase: str | None = None, after: str = "") -> Rule:
-    """A Chinese rule; ``parts`` separated by '|' may have punctuation/space between them."""
+def _zh(parts: str, suggestion: str, *, phrase: str | None = None, after: str = "", slack: int = 0) -> Rule:
+    """A Chinese rule; ``parts`` separated by '|' may have punctuation/space between them, and up to ``slack``
+    other characters (the small insertions of everyday speech: 你去找领导 → 你自己去找领导)."""
     chunks = [re.escape(p) for p in parts.split("|")]
-    return Rule(phrase or "".join(parts.split("|")), re.compile(_GAP.join(chunks) + after), suggestion, "zh")
+    joint = _GAP if not slack else f"{_GAP}[^\\n]{{0,{slack}}}?{_GAP}"
+    return Rule(phrase or "".join(parts.split("|")), re.compile(joint.join(chunks) + after), suggestion, "zh")
+
+
+def _zx(phrase: str, regex: str, suggestion: str) -> Rule:
+    """A Chinese rule written as a regular expression over the normalised (simplified) text."""
+    return Rule(phrase, re.compile(regex), suggestion, "zh")
 
 
 def _en(phrase: str, regex: str, suggestion: str) -> Rule:
     return Rule(phrase, re.compile(r"\b" + regex + r"\b", re.IGNORECASE), suggestion, "en")
 
 
+_NOT_MINE = "这件事由我负责跟进，我来帮您联系相关同事处理（首问负责）。"
+_ESCALATE = "如果您对处理结果不满意，我可以为您登记并向上反映，由我跟进到底。"
+_PUNCT = r"\s,.;:!?~、。，；：！？…—\-"
+
 # R14 list (SERVICE_RULES.md) with English equivalents. Longer phrases come first so that
-# "这不是我的事情" is reported once, not again as a shorter overlapping phrase.
+# "这不是我的事情" is reported once, not again as a shorter overlapping phrase. Each rule also catches the
+# common spoken variants (extra 也/真/自己, dropped 有/吧, 这事 → 这个问题); tests/core/test_language_guard.py
+# lists them.
 RULES: tuple[Rule, ...] = (
-    _zh("你问我|我问谁", "这个问题我马上帮您核实，稍后给您准确答复。", phrase="你问我，我问谁"),
-    _zh("该下班了|你快点", "您别着急，慢慢说，我一定帮您办完。", phrase="该下班了，你快点"),
-    _zh("没上班|等会儿再说", "现在是非工作时间，我先为您登记，同事上班后第一时间联系您。", phrase="没上班，等会儿再说"),
-    _zh("这不是我的事情", "这件事由我负责跟进，我来帮您联系相关同事处理（首问负责）。"),
-    _zh("不是我的事", "这件事由我负责跟进，我来帮您联系相关同事处理（首问负责）。", after="(?!情)"),
-    _zh("不归我管", "这件事由我负责跟进，我来帮您联系相关同事处理（首问负责）。"),
-    _zh("这是领导定的", "这是公司的规定，我向您解释一下原因和依据。"),
-    _zh("你去找领导吧", "如果您对处理结果不满意，我可以为您登记并向上反映，由我跟进到底。",
-        phrase="你去找领导吧 / 你去投诉吧"),
-    _zh("你去投诉吧", "如果您对处理结果不满意，我可以为您登记并向上反映，由我跟进到底。",
-        phrase="你去找领导吧 / 你去投诉吧"),
-    _zh("我们也没有办法", "我们一起想办法，我先为您……"),
-    _zh("这事解决不了", "这件事需要进一步协调，我会在约定时间内给您答复。"),
-    _zh("我就这个态度", "非常抱歉给您带来不好的感受，我会认真为您处理。"),
-    _zh("你懂不懂", "我再为您详细解释一遍。"),
+    _zh("你问我|我问谁", "这个问题我马上帮您核实，稍后给您准确答复。", phrase="你问我，我问谁", slack=2),
+    _zh("该下班了|快点", "您别着急，慢慢说，我一定帮您办完。", phrase="该下班了，你快点", slack=4),
+    _zh("没上班|等|再说", "现在是非工作时间，我先为您登记，同事上班后第一时间联系您。", phrase="没上班，等会儿再说",
+        slack=3),
+    _zh("这不是我的事情", _NOT_MINE),
+    _zh("不是我的事", _NOT_MINE, after="(?!情)"),
+    _zh("不关我|事", _NOT_MINE, phrase="这不是我的事情", slack=2),
+    _zh("不归我管", _NOT_MINE),
+    _zh("这|是|领导|定的", "这是公司的规定，我向您解释一下原因和依据。", phrase="这是领导定的", slack=2),
+    _zh("你|找|领导", _ESCALATE, phrase="你去找领导吧 / 你去投诉吧", slack=3),
+    _zh("你|投诉", _ESCALATE, phrase="你去找领导吧 / 你去投诉吧", slack=3),
+    _zx("我们也没有办法", r"(?:我们|我)(?:也|都|真的?|实在|确实){0,2}没(?:有)?(?:什么|任何)?(?:办法|法子)",
+        "我们一起想办法，我先为您……"),
+    _zx("这事解决不了", rf"(?:这[^{_PUNCT}]{{0,5}}?[{_PUNCT}]*|(?:我们|我)(?:也|都|真的?|实在)?)解决不了",
+        "这件事需要进一步协调，我会在约定时间内给您答复。"),
+    _zx("我就这个态度", r"我就(?:是)?(?:这|这个|这种|这样的)态度", "非常抱歉给您带来不好的感受，我会认真为您处理。"),
+    _zx("你懂不懂", r"你(?:到底|究竟|还)?懂不懂", "我再为您详细解释一遍。"),
     _zh("喂|喂", "您好，请问有什么可以帮您？", phrase="喂喂"),
+    # "我不知道您说的是什么" is an answer, not a polite question, although 您 follows 不知道.
+    _zx("不知道", r"(?:我也|我们也|我|我们)?(?:都|根本|真)?不知道(?:你|您)(?:在)?(?:说|讲)(?:的)?(?:是|些)?(?:什么|啥)",
+        "不好意思，我没有完全理解，请您再说一下好吗？"),
     # 不知道 is forbidden as an answer; "不知道您/是否/能否…" opens a polite question and is fine.
     Rule("不知道", re.compile(r"(?:我也|我们也|我|我们)?不知道(?!您|是否|能否|可否|方便)"),
          "请您稍等，我马上为您查询核实。", "zh"),
@@ -91,13 +111,21 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# Traditional → simplified for the characters of the phrases above (one character each, so spans still map
+# back to the original): a message typed with a traditional input method is held to the same list.
+_TRADITIONAL = str.maketrans(
+    "說們領導決問誰這沒辦會態訴該點隨麼歸個兒關種樣實確與裡對講啥懂嗎給幫謝請為當",
+    "说们领导决问谁这没办会态诉该点随么归个儿关种样实确与里对讲啥懂吗给帮谢请为当",
+)
+
+
 def normalise(text: str) -> str:
-    """NFKC + casefold, one character in, one character out (so spans map back to the original)."""
+    """NFKC + casefold + traditional→simplified, one character in, one character out (so spans map back)."""
     out = []
     for ch in text:
         n = unicodedata.normalize("NFKC", ch).casefold()
         out.append(n if len(n) == 1 else ch)
-    return "".join(out)
+    return "".join(out).translate(_TRADITIONAL)
 
 
 def check(text: str) -> list[Hit]:
@@ -105,12 +133,20 @@ def check(text: str) -> list[Hit]:
     if not text:
         return []
     norm = normalise(text)
+    # Chinese has no spaces between words, so "你 去 投 诉 吧" is matched with its spaces taken out;
+    # ``where`` maps each kept character back to its index in the original.
+    where = [i for i, ch in enumerate(norm) if not ch.isspace()]
+    packed = "".join(norm[i] for i in where)
     hits: list[Hit] = []
     for rule in RULES:
-        for m in rule.pattern.finditer(norm):
-            if any(h.start <= m.start() < h.end or m.start() <= h.start < m.end() for h in hits):
+        zh = rule.lang == "zh"
+        for m in rule.pattern.finditer(packed if zh else norm):
+            if m.end() == m.start():
                 continue
-            hits.append(Hit(rule.phrase, m.start(), m.end(), text[m.start():m.end()], rule.suggestion, rule.lang))
+            start, end = (where[m.start()], where[m.end() - 1] + 1) if zh else (m.start(), m.end())
+            if any(h.start <= start < h.end or start <= h.start < end for h in hits):
+                continue
+            hits.append(Hit(rule.phrase, start, end, text[start:end], rule.suggestion, rule.lang))
     return sorted(hits, key=lambda h: h.start)
 
 
@@ -124,3 +160,20 @@ def polite_version(text: str) -> str:
         pos = h.end
     out.append(text[pos:])
     return "".join(out)
+
+
+class ForbiddenPhrase(ValueError):
+    """R14: a text bound for a resident contains a forbidden phrase; says which and offers a polite version."""
+
+    def __init__(self, hits: list[Hit], text: str, what: str) -> None:
+        self.hits = hits
+        self.suggestion = polite_version(text)
+        phrases = "、".join(dict.fromkeys(f"「{h.matched}」" for h in hits))
+        super().__init__(f"R14: the {what} contains a forbidden phrase (服务忌语) {phrases}; please reword it, "
+                         f"e.g.: {self.suggestion}")
+
+
+def require_polite(text: str | None, *, what: str = "message") -> None:
+    """R14: raise ForbiddenPhrase when ``text`` (staff → resident) contains a forbidden phrase."""
+    if text and (hits := check(text)):
+        raise ForbiddenPhrase(hits, text, what)

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, broadcasts
+from core import audit, broadcasts, language_guard
 from core.calendar import WorkCalendar
 from core.clock import LOCAL_TZ, local
 from core.enums import AccountState, OutageKind, OutageStatus, OutboxStatus, StaffRole, Utility
@@ -83,6 +83,18 @@ FOLLOW_UP_KINDS = ("delayed", "extended", "progress")
 
 class OutageError(ValueError):
     """A request the service refuses; the message is shown to staff as is (English · 中文)."""
+
+
+class ImpoliteNotice(OutageError):
+    """R14: the reason or note of a notice contains a forbidden phrase."""
+
+
+def _polite(text: str, what: str) -> None:
+    """R14: outage notices are staff text sent to residents; the language guard applies to them too."""
+    try:
+        language_guard.require_polite(text, what=what)
+    except language_guard.ForbiddenPhrase as e:
+        raise ImpoliteNotice(str(e)) from None
 
 
 class LeadTimeError(OutageError):
@@ -248,6 +260,7 @@ def _check_reason(text: str, what: str) -> str:
         raise OutageError(f"The reason ({what}) is required (R9) · 须填写原因")
     if len(text) > MAX_REASON:
         raise OutageError(f"The reason ({what}) is too long (max {MAX_REASON}) · 原因过长")
+    _polite(text, f"reason ({what})")
     return text
 
 
@@ -393,6 +406,8 @@ async def follow_up(
     note_zh, note_en = (note_zh or "").strip(), (note_en or "").strip()
     if len(note_zh) > MAX_NOTE or len(note_en) > MAX_NOTE:
         raise OutageError("The note is too long · 说明过长")
+    _polite(note_zh, "note (中文)")
+    _polite(note_en, "note (English)")
     now = ctx.clock.now()
     if kind == "delayed":
         if starts_at is None or starts_at <= outage.starts_at:

@@ -1,8 +1,10 @@
 """R4 follow-up surveys: who is asked, the two 1–10 ratings, low scores to a supervisor, satisfaction.
 
 Sampling is decided once, when the work is reported done (ticket resolved, visit completed), in the same
-transaction: the survey row and its outbox message are written together, so a survey is never lost nor
-sent twice; reopening the ticket before it is delivered withdraws it. The sampler is injectable
+transaction: the survey row and its outbox message (due 3–5 days later, R4) are written together, so a
+survey is never lost nor sent twice; reopening the ticket before it is delivered withdraws it. An
+installation (ignition) is also followed up one month after acceptance; a resident never has two surveys
+open at once. The sampler is injectable
 (``ctx.extras["survey_sampler"]``, a ``(rate, key) -> bool``); the default hashes the reference number,
 so the decision is reproducible.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
+from core.clock import local
 from core.enums import OutboxStatus, Priority, ServiceType, TicketKind
 from db.models import Appointment, OutboxNotification, Resident, StaffUser, Survey, Ticket, TicketEvent
 
@@ -37,6 +40,7 @@ class R4Category(StrEnum):
     ignition = "ignition"
     free_repair = "free_repair"
     safety_inspection = "safety_inspection"
+    installation_month = "installation_month"  # R4: one month after acceptance of an installation
 
 
 # R4 sampling rates of completed work.
@@ -49,12 +53,29 @@ RATES: dict[R4Category, float] = {
     R4Category.ignition: 0.1,
     R4Category.free_repair: 0.1,
     R4Category.safety_inspection: 0.1,
+    R4Category.installation_month: 1.0,
 }
 
 LOW_SCORE = 6  # a rating at or below this opens a follow-up task for a supervisor
 VALID_FOR = timedelta(days=14)  # an unanswered survey expires
 MAX_COMMENT = 1000
-DELAY = timedelta(0)  # sent right after the "resolved" message (outbox order keeps them in sequence)
+# R4: completed work is followed up 3–5 days later, not at once (the resident has lived with the repair);
+# an installation also one month after its acceptance. Surveys go out in the daytime.
+DELAY = timedelta(days=3)
+MONTH_AFTER = timedelta(days=30)
+SEND_FROM, SEND_UNTIL, SEND_AT = time(9, 0), time(20, 0), time(10, 0)
+# Installations whose completed visit is their acceptance (the gas is turned on for the first time).
+INSTALLATION_SERVICES = frozenset({ServiceType.ignition})
+
+
+def send_time(done_at: datetime, delay: timedelta = DELAY) -> datetime:
+    """``delay`` after the work was done, moved into the daytime: always 3 days to 3 days 14 hours later."""
+    at = local(done_at + delay)
+    if at.time() < SEND_FROM:
+        at = at.replace(hour=SEND_AT.hour, minute=0, second=0, microsecond=0)
+    elif at.time() >= SEND_UNTIL:
+        at = (at + timedelta(days=1)).replace(hour=SEND_AT.hour, minute=0, second=0, microsecond=0)
+    return at
 
 
 class Question(StrEnum):
@@ -122,9 +143,13 @@ class Decision:
     category: str | None
     sampled: bool
     survey_id: int | None = None
+    skipped: str | None = None  # "pending": the resident already has a survey open at that time (R4)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"r4": self.category, "sampled": self.sampled, "survey_id": self.survey_id}
+        out = {"r4": self.category, "sampled": self.sampled, "survey_id": self.survey_id}
+        if self.skipped:
+            out["skipped"] = self.skipped
+        return out
 
 
 FIRST_QUESTION = N_("⭐ Please rate our service for {number}. Your honest answer helps us improve; "
@@ -147,16 +172,29 @@ async def _schedule(
     resident = await session.get(Resident, resident_id)
     if resident is None or resident.blocked:
         return Decision(category.value, False)
+    at = send_time(now, MONTH_AFTER if category is R4Category.installation_month else DELAY)
+    if await pending_at(session, resident_id=resident_id, at=at):
+        return Decision(category.value, False, skipped="pending")  # R4: one open survey per resident at a time
     survey = Survey(resident_id=resident_id, ticket_id=ticket_id, appointment_id=appointment_id, staff_id=staff_id,
-                    category=category.value, sent_at=now + DELAY)
+                    category=category.value, sent_at=at)
     session.add(survey)
     await session.flush()
     text = ctx.translator.gettext(language, FIRST_QUESTION).format(number=number)
-    # Priority below status messages: the "resolved" notice queued in the same transaction goes first.
-    outbox.enqueue(session, resident_id=resident_id, kind="survey", now=now, not_before=now + DELAY, priority=-1,
+    # Priority below status messages, so a notice queued for the same moment still goes first.
+    outbox.enqueue(session, resident_id=resident_id, kind="survey", now=now, not_before=at, priority=-1,
                    payload=outbox.message_payload(text, buttons=rating_buttons(survey.id, Question.attitude)),
                    dedupe_key=f"survey:{survey.id}")
     return Decision(category.value, True, survey.id)
+
+
+async def pending_at(session: AsyncSession, *, resident_id: int, at: datetime) -> bool:
+    """R4: would a survey sent at ``at`` be open at the same time as another unanswered one (each is open from
+    its sending for VALID_FOR)?"""
+    row = await session.execute(
+        select(Survey.id).where(Survey.resident_id == resident_id, Survey.answered_at.is_(None),
+                                Survey.sent_at < at + VALID_FOR, Survey.sent_at > at - VALID_FOR).limit(1)
+    )
+    return row.first() is not None
 
 
 async def schedule_for_ticket(
@@ -173,10 +211,15 @@ async def schedule_for_appointment(
     session: AsyncSession, *, ctx: Any, appt: Appointment, paid: bool = False, staff: StaffUser | None = None,
     now: datetime,
 ) -> Decision:
-    return await _schedule(session, ctx=ctx, resident_id=appt.resident_id, language=appt.language,
-                           number=appt.number, category=appointment_category(appt, paid=paid), key=appt.number,
-                           now=now, staff_id=appt.owner_id or (staff.id if staff else None),
-                           appointment_id=appt.id)
+    decision = await _schedule(session, ctx=ctx, resident_id=appt.resident_id, language=appt.language,
+                               number=appt.number, category=appointment_category(appt, paid=paid), key=appt.number,
+                               now=now, staff_id=appt.owner_id or (staff.id if staff else None),
+                               appointment_id=appt.id)
+    if ServiceType(appt.service) in INSTALLATION_SERVICES:  # R4: and one month after acceptance, always
+        await _schedule(session, ctx=ctx, resident_id=appt.resident_id, language=appt.language, number=appt.number,
+                        category=R4Category.installation_month, key=appt.number, now=now,
+                        staff_id=appt.owner_id or (staff.id if staff else None), appointment_id=appt.id)
+    return decision
 
 
 async def cancel_pending(session: AsyncSession, *, ticket_id: int | None = None,

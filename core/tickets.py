@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import audit, outbox
+from core import audit, language_guard, outbox
 from core.clock import local
 from core.enums import (
     OPEN_TICKET_STATUSES,
@@ -148,6 +148,18 @@ class NotAllowed(RequestError):
 
 class InvalidInput(RequestError):
     status_code = 422
+
+
+class ImpoliteText(InvalidInput):
+    """R14: a text for the resident contains a forbidden phrase (the message names it and suggests a rewording)."""
+
+
+def require_polite(text: str | None, *, what: str) -> None:
+    """R14: every text staff send to a resident passes the language guard, whatever the surface."""
+    try:
+        language_guard.require_polite(text, what=what)
+    except language_guard.ForbiddenPhrase as e:
+        raise ImpoliteText(str(e)) from None
 
 
 # --- small helpers ------------------------------------------------------------------------------------------
@@ -598,6 +610,20 @@ def _check_owner(ticket: Ticket, staff: StaffUser | None) -> None:
         raise NotAllowed("this ticket is owned by another member of staff (R6); ask a supervisor to reassign it")
 
 
+def is_major_complaint(ticket: Ticket) -> bool:
+    """R5: level 2 (escalated outside) or class A (bribes, overcharging, abuse) goes straight to leadership."""
+    return ticket.kind is TicketKind.complaint and (ticket.complaint_level == 2 or ticket.complaint_class == "A")
+
+
+def _check_complaint_can_close(ticket: Ticket, staff: StaffUser | None) -> None:
+    """R5: no complaint is closed unclassified, and a major one only by a supervisor."""
+    if ticket.complaint_level is None:
+        raise InvalidInput("R5: classify the complaint before closing it: impact level 1 or 2 and, where staff "
+                           "are at fault, class A, B or C")
+    if is_major_complaint(ticket) and staff is not None and not _is_supervisor(staff):
+        raise NotAllowed("R5: a level-2 or class-A complaint is handled and closed by a supervisor")
+
+
 async def change_status(
     session: AsyncSession, *, ctx: Any, ticket: Ticket, to: TicketStatus | str, staff: StaffUser | None = None,
     note: str | None = None, paid: bool = False, duplicate_of: Ticket | None = None,
@@ -613,8 +639,14 @@ async def change_status(
     note = (note or "").strip() or None
     if to in NOTE_REQUIRED and not note:
         raise InvalidInput(f"a note is required to set {to.value}")
+    if ticket.kind is TicketKind.complaint and to in (TicketStatus.resolved, TicketStatus.closed):
+        _check_complaint_can_close(ticket, staff)
+    if to is TicketStatus.cancelled and staff is not None and not _is_supervisor(staff):
+        raise NotAllowed("cancelling a resident's request needs a supervisor's approval (R2): "
+                         "ask for it with the reason the resident will read")
     if note and len(note) > MAX_STAFF_TEXT:
         raise InvalidInput(f"note longer than {MAX_STAFF_TEXT} characters")
+    require_polite(note, what="resolution or cancellation note")  # R14: the note is sent to the resident
     if to is TicketStatus.duplicate:
         if duplicate_of is None or duplicate_of.id == ticket.id:
             raise InvalidInput("duplicate_of must name another ticket")
@@ -701,14 +733,18 @@ REPLY_MESSAGE = N_("💬 Message from our staff about your request {number}:\n{t
 
 
 async def reply_to_resident(
-    session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: StaffUser, text: str,
+    session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: StaffUser, text: str, guard_override: bool = False,
 ) -> TicketEvent:
-    """A written message to the resident about their ticket (through the outbox)."""
+    """A written message to the resident about their ticket (through the outbox).
+
+    R14: refused when it contains a forbidden phrase, unless the console's audited "send anyway" was used."""
     text = (text or "").strip()
     if not text:
         raise InvalidInput("the reply is empty")
     if len(text) > MAX_STAFF_TEXT:
         raise InvalidInput(f"reply longer than {MAX_STAFF_TEXT} characters")
+    if not guard_override:
+        require_polite(text, what="reply")
     if ticket.resident_id is None:
         raise InvalidInput("this ticket has no resident to reply to")
     _check_owner(ticket, staff)
@@ -799,6 +835,7 @@ async def extend_deadline(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("a reason is required")
+    require_polite(reason, what="reason for the new date")  # R14: the reason is sent to the resident
     if new_deadline.tzinfo is None:
         raise InvalidInput("the new deadline needs a time zone")
     if ticket.status not in OPEN_TICKET_STATUSES:

@@ -348,6 +348,9 @@ class Appointment(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     respond_by: Mapped[datetime]  # R2: answered within 1 working day
     reminder_sent_at: Mapped[datetime | None]
+    # R19 (ignition): what the resident confirmed when booking, and the technician's checklist at the visit.
+    prerequisites: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    visit_checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -611,6 +614,8 @@ class InboundUpdate(Base):
         Index("ix_inbound_update_due", "status", "not_before"),
         Index("ix_inbound_update_chat", "chat_key", "update_id"),
     )
+
+
 class BillCorrection(Base):
     """R12: a suspicious reading held for a re-read, or a correction waiting for its approval steps.
 
@@ -656,3 +661,52 @@ class BillCorrectionStep(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     correction: Mapped[BillCorrection] = relationship(back_populates="steps")
+
+
+class ApprovalRequest(Base):
+    """R2: staff may not refuse or cancel a resident's request themselves; a supervisor approves, and the
+    reason is sent to the resident."""
+
+    __tablename__ = "approval_request"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action: Mapped[str] = mapped_column(String(24))  # cancel_ticket | cancel_appointment | refuse_appointment
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | approved | rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconnectionRequest(Base):
+    """R11: after paying, the resident registers for reconnection; served in order of registration."""
+
+    __tablename__ = "reconnection_request"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_account.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    registered_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | served | cancelled
+    served_at: Mapped[datetime | None]
+    served_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    __table_args__ = (Index("ix_reconnection_request_queue", "status", "registered_at"),)
+
+
+class ProxyApplication(Base):
+    """R16: someone applying for the owner: their relation and which of the four documents they have."""
+
+    __tablename__ = "proxy_application"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_account.id", ondelete="SET NULL"))
+    relation: Mapped[str] = mapped_column(String(24))
+    documents: Mapped[list[str]] = mapped_column(JSON, default=list)  # keys of core.proxy.DOCUMENTS held
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.templating import render
-from core import appointments, handoff, slots
+from core import appointments, approvals, handoff, slots
 from core.appointments import AppointmentFilters
 from core.clock import local
 from core.enums import ROLE_RANK, AppointmentStatus, StaffRole
@@ -22,7 +22,8 @@ from db.models import Appointment, StaffUser
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
 
-ACTIONS = ("confirm", "propose", "refuse", "cancel", "no-show", "complete", "assign")
+ACTIONS = ("confirm", "propose", "refuse", "cancel", "no-show", "complete", "assign", "ask-refuse", "ask-cancel",
+           "ignition")
 
 
 def _day(value: str | None, ctx) -> date:
@@ -73,6 +74,7 @@ async def act(
     note: Annotated[str, Form(max_length=1000)] = "", day: Annotated[str, Form()] = "",
     window: Annotated[str, Form(max_length=8)] = "", assignee_id: Annotated[int | None, Form()] = None,
     paid: Annotated[str, Form()] = "", back: Annotated[str, Form(max_length=200)] = "",
+    check: Annotated[list[str] | None, Form(max_length=32)] = None,
 ):
     if action not in ACTIONS:
         raise HTTPException(404, "unknown action")
@@ -84,7 +86,7 @@ async def act(
     label = appt.number  # a rollback expires the object
     try:
         await _apply(session, ctx, user, appt, action, note=note, day=day, window=window, assignee_id=assignee_id,
-                     paid=bool(paid))
+                     paid=bool(paid), checks={c: True for c in (check or [])[:10]})
     except RequestError as e:
         await session.rollback()
         sep = "&" if "?" in back_url else "?"
@@ -93,7 +95,7 @@ async def act(
 
 
 async def _apply(session, ctx, user: StaffUser, appt: Appointment, action: str, *, note: str, day: str, window: str,
-                 assignee_id: int | None, paid: bool) -> None:
+                 assignee_id: int | None, paid: bool, checks: dict[str, bool] | None = None) -> None:
     if action == "confirm":
         await appointments.confirm(session, ctx=ctx, appt=appt, staff=user, note=note or None)
     elif action == "propose":
@@ -107,6 +109,13 @@ async def _apply(session, ctx, user: StaffUser, appt: Appointment, action: str, 
         await appointments.refuse(session, ctx=ctx, appt=appt, staff=user, reason=note)
     elif action == "cancel":
         await appointments.cancel_by_staff(session, ctx=ctx, appt=appt, staff=user, reason=note)
+    elif action == "ignition":  # R19: the technician's checklist; a failed item closes it as not ignited
+        await appointments.record_ignition_visit(session, ctx=ctx, appt=appt, staff=user, checks=checks or {},
+                                                 note=note or None)
+    elif action in ("ask-refuse", "ask-cancel"):  # R2: a supervisor decides on /console/approvals
+        await approvals.request(session, ctx=ctx, staff=user, target=appt, reason=note,
+                                action=approvals.Action.refuse_appointment if action == "ask-refuse"
+                                else approvals.Action.cancel_appointment)
     elif action == "no-show":
         await appointments.record_no_show(session, ctx=ctx, appt=appt, staff=user, note=note or None)
     elif action == "complete":

@@ -9,9 +9,8 @@ from fastapi.responses import Response
 from api.console import svg
 from api.deps import CtxDep, SessionDep, SupervisorDep
 from api.templating import render
-from core import audit, reports
-from core.csv_export import to_csv
 from core import audit, reports, targets
+from core.csv_export import to_csv
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.templating import render
-from core import audit, handoff, language_guard, tickets
+from core import approvals, audit, handoff, language_guard, tickets
 from core.clock import LOCAL_TZ
 from core.enums import OPEN_TICKET_STATUSES, ROLE_RANK, StaffRole, TicketKind, TicketStatus, Utility
 from core.tickets import TRANSITIONS, TicketFilters
@@ -103,18 +103,23 @@ async def _detail(request: Request, session, ctx, number: str, user: StaffUser, 
     staff = await handoff.active_staff(session)
     names = await _names(session, staff, {e.staff_id for e in ticket.events} | {ticket.owner_id})
     duplicate_of = await session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
-    next_statuses = [s for s in TRANSITIONS[ticket.status] if s is not TicketStatus.duplicate]
+    is_supervisor = ROLE_RANK[user.role] >= ROLE_RANK[StaffRole.supervisor]
+    # R2: only a supervisor cancels; others ask for approval (the card below the status form).
+    next_statuses = [s for s in TRANSITIONS[ticket.status] if s is not TicketStatus.duplicate
+                     and (is_supervisor or s is not TicketStatus.cancelled)]
+    pending_approvals = await approvals.pending_for(session, ticket)
     return render(request, "console/ticket.html", status_code=status_code, ticket=ticket, resident=resident,
                   names=names, staff=staff, now=ctx.clock.now(), error=error, warning=warning, draft=draft,
-                  next_statuses=next_statuses, duplicate_of=duplicate_of,
+                  next_statuses=next_statuses, duplicate_of=duplicate_of, pending_approvals=pending_approvals,
                   is_supervisor=ROLE_RANK[user.role] >= ROLE_RANK[StaffRole.supervisor],
                   can_act=ticket.owner_id in (None, user.id) or ROLE_RANK[user.role] >= ROLE_RANK[StaffRole.supervisor],
                   me=user)
 
 
 @router.get("/console/tickets/{number}")
-async def ticket_detail(number: str, request: Request, user: AgentDep, ctx: CtxDep, session: SessionDep):
-    return await _detail(request, session, ctx, number, user)
+async def ticket_detail(number: str, request: Request, user: AgentDep, ctx: CtxDep, session: SessionDep,
+                        error: str = ""):
+    return await _detail(request, session, ctx, number, user, error=error[:300] or None)
 
 
 async def _do(request: Request, session, ctx, number: str, user: StaffUser, action):
@@ -182,7 +187,8 @@ async def reply(number: str, request: Request, user: AgentDep, ctx: CtxDep, sess
         if hits:
             audit.record(session, at=ctx.clock.now(), staff_id=user.id, action="ticket.guard_override",
                          target_type="ticket", target_id=ticket.number, phrases=sorted({h.phrase for h in hits}))
-        await tickets.reply_to_resident(session, ctx=ctx, ticket=ticket, staff=user, text=text)
+        await tickets.reply_to_resident(session, ctx=ctx, ticket=ticket, staff=user, text=text,
+                                        guard_override=bool(hits))
 
     return await _do(request, session, ctx, number, user, go)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
-from core import appointments, slots, tickets
+from core import appointments, ignition, slots, tickets
 from core.enums import AppointmentStatus, ServiceType
 from db.models import Appointment, Resident, StaffUser
 
@@ -195,6 +195,9 @@ class AppointmentCreate(BaseModel):
     note: str | None = Field(None, max_length=appointments.MAX_NOTE)
     account_id: int | None = None
     language: str | None = Field(None, pattern=r"^(zh_Hans|en)$")
+    prerequisites: dict[ignition.Item, bool] | None = Field(
+        None, description="R19, ignition only: the resident confirmed each prerequisite "
+                          "(flame_failure, flue_outdoors, hoses_clamped, valves_closed), all true")
 
 
 @router.post("", response_model=AppointmentDetail, status_code=status.HTTP_201_CREATED)
@@ -218,6 +221,7 @@ async def create_appointment(
             session, ctx=ctx, resident=resident, service=body.service, district=body.district, address=body.address,
             day=body.day, window=body.window, contact_phone=phone, note=body.note, account_id=body.account_id,
             idempotency_key=f"api:{idempotency_key}" if idempotency_key else None, staff=user, language=body.language,
+            prerequisites={k.value: v for k, v in (body.prerequisites or {}).items()},
         )
     except tickets.RequestError as e:
         raise _fail(e) from e

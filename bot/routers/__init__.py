@@ -31,6 +31,8 @@ def get_routers() -> list[Router]:
         my_requests,
         outages,
         payments,
+        proxy,
+        reconnection,
         settings,
         start,
         survey,
@@ -53,6 +55,7 @@ def get_routers() -> list[Router]:
         settings.router,
         handoff.router,
         accounts.router, topup.router, tariff.router,  # balance, top-up, water calculator (issue 4)
+        proxy.router, reconnection.router,  # R16 proxy applications, R11 reconnection queue (issue 15)
         fault.router, appointment.router, complaint.router, my_requests.router, survey.router,  # issue 5
         outages.router,  # outage notices and district subscriptions (issue 7)
         guides.router,  # guides, checklist and escalation after the feature routers

@@ -30,13 +30,15 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards import proxy as proxy_form
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_BALANCE, main_menu
+from bot.routers import reconnection
 from core import account_numbers, accounts, charts, ledger
 from core.accounts import AccountSummary, LinkStatus
 from core.clock import local
 from core.context import AppContext
-from core.enums import LinkMethod, MeterType, Utility
+from core.enums import AccountState, LinkMethod, MeterType, Utility
 from db.models import AccountLink, Resident, UtilityAccount
 
 router = Router(name=__name__)
@@ -159,6 +161,9 @@ def detail_keyboard(link: AccountLink, summary: AccountSummary) -> InlineKeyboar
     kb = InlineKeyboardBuilder()
     if link.account.state not in accounts.TOPUP_BLOCKED_STATES:
         kb.button(text=_("💳 Top up"), callback_data=TopupCallback(action=TopupAction.start, account_id=account_id))
+    if link.account.state is AccountState.sealed:  # R11: after paying, register for reconnection
+        kb.button(text=reconnection.button_text(),
+                  callback_data=reconnection.ReconnectCallback(account_id=account_id))
     if link.alerts_enabled:
         kb.button(text=_("🔕 Turn alerts off"), callback_data=AccountCallback(action=AccountAction.alerts_off,
                                                                              account_id=account_id))
@@ -359,14 +364,21 @@ async def on_relation(query: CallbackQuery, callback_data: AccountCallback, stat
         await query.message.answer(locked_text(until, i18n.current_locale))
         return
     relative = callback_data.action is AccountAction.relation_relative
-    await state.set_state(LinkForm.number)
     await state.update_data(relation="relative" if relative else "self")
+    if relative:  # R16: the relation and the four documents first (bot/routers/proxy.py), then the number
+        await proxy_form.ask_relation(query.message, state)
+        return
+    await ask_number(query.message, state, relative=False)
+
+
+async def ask_number(message: Message, state: FSMContext, *, relative: bool) -> None:
+    await state.set_state(LinkForm.number)
     text = _("Please type the 10-digit account number printed at the top of the bill.")
     if relative:
         text += "\n" + _("For a relative's account, the easiest proof is the 6-digit verification code on their "
                          "bill. To do business for them at a counter, bring your ID, their ID and proof of your "
                          "relationship.")
-    await query.message.answer(text)
+    await message.answer(text)
 
 
 @router.message(LinkForm.number, F.text)

@@ -29,7 +29,7 @@ from bot.keyboards.menu import MENU_VISIT, main_menu
 from bot.keyboards.requests import Form, FormNav, Nav, ack, contact_keyboard, mask_phone, nav_buttons, per_locale
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from bot.routers.start import show_menu
-from core import appointments, slots, tickets
+from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, ProposalAction, format_day, format_window
 from core.clock import local
 from core.context import AppContext
@@ -41,6 +41,7 @@ router = Router(name=__name__)
 
 class VisitForm(StatesGroup):
     service = State()
+    prerequisites = State()  # R19: ignition only
     address = State()
     district = State()
     day = State()
@@ -69,6 +70,13 @@ class Act(StrEnum):
 class VisitCallback(CallbackData, prefix="vst"):
     act: Act
     v: str = ""
+
+
+class IgnitionCallback(CallbackData, prefix="ign"):
+    """R19: the resident's yes/no to one ignition prerequisite."""
+
+    item: ignition.Item
+    ok: bool
 
 
 class ProposalCallback(CallbackData, prefix=appointments.PROPOSAL_PREFIX):
@@ -117,9 +125,56 @@ async def on_service(query: CallbackQuery, callback_data: VisitCallback, state: 
         await _stale(query)
         return
     await ack(query)
-    await state.update_data(service=service.value)
+    await state.update_data(service=service.value, prerequisites={})
     await query.message.answer(_("Service: {service}").format(service=_(SERVICE_LABELS[service])))
+    if ignition.needs_prerequisites(service):
+        await _ask_prerequisite(query.message, state, ignition.ITEMS[0])
+        return
     await _ask_address(query.message, state, session, resident)
+
+
+# --- R19: ignition prerequisites, one at a time; a "no" is told why and what to do ---------------------------
+
+
+async def _ask_prerequisite(message: Message, state: FSMContext, item: ignition.Item) -> None:
+    await state.set_state(VisitForm.prerequisites)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Yes, ready"), callback_data=IgnitionCallback(item=item, ok=True))
+    kb.button(text=_("❌ No, not yet"), callback_data=IgnitionCallback(item=item, ok=False))
+    nav_buttons(kb, Form.visit)
+    kb.adjust(2, 1)
+    await message.answer(_("🔥 For your safety we turn on the gas only when everything is ready. "
+                           "Please confirm ({n}/{total}):\n{question}").format(
+        n=ignition.ITEMS.index(item) + 1, total=len(ignition.ITEMS), question=_(ignition.QUESTIONS[item])),
+        reply_markup=kb.as_markup())
+
+
+@router.callback_query(VisitForm.prerequisites, IgnitionCallback.filter())
+async def on_prerequisite(query: CallbackQuery, callback_data: IgnitionCallback, state: FSMContext,
+                          session: AsyncSession, resident: Resident) -> None:
+    answers = dict((await state.get_data()).get("prerequisites") or {})
+    missing = ignition.failed(answers)
+    if not missing or callback_data.item is not missing[0]:  # an old message's button
+        await _stale(query)
+        return
+    await ack(query)
+    if not callback_data.ok:
+        await state.clear()
+        await show_menu(query.message, resident, _(ignition.BLOCKED).format(
+            reason=_(ignition.REASONS[callback_data.item])))
+        return
+    answers[callback_data.item.value] = True
+    await state.update_data(prerequisites=answers)
+    if len(missing) > 1:
+        await _ask_prerequisite(query.message, state, missing[1])
+        return
+    await query.message.answer(_("Thank you: everything is ready for the ignition."))
+    await _ask_address(query.message, state, session, resident)
+
+
+@router.message(VisitForm.prerequisites)
+async def on_prerequisite_other(message: Message) -> None:
+    await message.answer(_("Please answer with the “Yes” or “No” button above."))
 
 
 @router.message(VisitForm.service)
@@ -416,6 +471,7 @@ async def on_submit(query: CallbackQuery, callback_data: VisitCallback, state: F
             session, ctx=ctx, resident=resident, service=data["service"], district=data["district"],
             address=data["address"], day=date.fromisoformat(data["day"]), window=data["window"],
             contact_phone=data.get("phone"), account_id=data.get("account_id"), idempotency_key=data["key"],
+            prerequisites=data.get("prerequisites"),
         )
     except appointments.SlotUnavailable:
         # Taken by someone else meanwhile: keep everything, choose again.

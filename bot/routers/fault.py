@@ -42,7 +42,7 @@ from bot.keyboards.requests import (
 )
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from bot.routers.start import show_menu
-from core import tickets
+from core import responsibility, tickets
 from core.context import AppContext
 from core.enums import Utility
 from core.tickets import MAX_ATTACHMENTS, MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory
@@ -77,6 +77,7 @@ class Act(StrEnum):
     extent = "x"
     phone_on_file = "p"
     submit = "ok"
+    not_ours = "no"  # R8: a fault that is not the utility's responsibility
 
 
 class FaultCallback(CallbackData, prefix="flt"):
@@ -116,6 +117,8 @@ def categories_keyboard(utility: Utility) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for c in UTILITY_CATEGORIES[utility]:
         kb.button(text=category_label(c), callback_data=FaultCallback(act=Act.category, v=f"{utility.value}.{c.value}"))
+    kb.button(text=_(responsibility.BUTTONS[responsibility.boundary_for(utility)]),
+              callback_data=FaultCallback(act=Act.not_ours, v=utility.value))
     nav_buttons(kb, Form.fault)
     kb.adjust(1)
     return kb.as_markup()
@@ -219,6 +222,24 @@ async def on_utility(query: CallbackQuery, callback_data: FaultCallback) -> None
     await query.answer()
     await query.message.edit_text(_("{utility}: what is wrong?").format(utility=utility_label(utility)),
                                   reply_markup=categories_keyboard(utility))
+
+
+@router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.not_ours))
+async def on_not_ours(query: CallbackQuery, callback_data: FaultCallback) -> None:
+    """R8: explain whose it is and where to turn; the resident may still report it to us."""
+    try:
+        utility = Utility(callback_data.v)
+    except ValueError:
+        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        return
+    await ack(query)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_(responsibility.REPORT_ANYWAY),
+              callback_data=FaultCallback(act=Act.category, v=f"{utility.value}.{FaultCategory.other.value}"))
+    nav_buttons(kb, Form.fault)
+    kb.adjust(1)
+    await query.message.answer(_(responsibility.EXPLANATIONS[responsibility.boundary_for(utility)]),
+                               reply_markup=kb.as_markup())
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.category))

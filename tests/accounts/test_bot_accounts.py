@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import ReplyKeyboardMarkup
 
+from bot.keyboards.proxy import ProxyAct, ProxyCallback
 from bot.routers.accounts import AccountAction, AccountCallback
 from core import account_numbers, accounts
 from core.demo import bill_code
@@ -24,6 +25,9 @@ async def start_link(dp, bot, user_id: int, number: str, *, relative: bool = Fal
     await dp.feed_update(bot, updates.callback(cb(AccountAction.link), user_id=user_id))
     action = AccountAction.relation_relative if relative else AccountAction.relation_self
     await dp.feed_update(bot, updates.callback(cb(action), user_id=user_id))
+    if relative:  # R16: the relation and the documents come first (tests/accounts/test_r16_proxy.py)
+        for data in (ProxyCallback(act=ProxyAct.relation, v="child"), ProxyCallback(act=ProxyAct.done)):
+            await dp.feed_update(bot, updates.callback(data.pack(), user_id=user_id))
     await dp.feed_update(bot, updates.text(number, user_id=user_id))
 
 

@@ -41,3 +41,57 @@ def test_full_width_and_case_variants_and_spans() -> None:
 
 def test_overlapping_phrases_reported_once() -> None:
     assert [h.phrase for h in language_guard.check("这不是我的事情")] == ["这不是我的事情"]
+
+
+# R14 variants: how the listed phrases are actually said or typed — extra words, dropped particles,
+# traditional characters, punctuation and spaces in between. Each must be caught (issue 15).
+VARIANTS = [
+    ("我不知道您说的是什么", "不知道"),
+    ("我都不知道你在说什么", "不知道"),
+    ("我不知道您說的是什麼", "不知道"),
+    ("我们也没办法", "我们也没有办法"),
+    ("我也没有办法", "我们也没有办法"),
+    ("我們也沒辦法", "我们也没有办法"),
+    ("我们实在没有什么办法", "我们也没有办法"),
+    ("你去找领导", "你去找领导吧 / 你去投诉吧"),
+    ("你自己去找领导吧", "你去找领导吧 / 你去投诉吧"),
+    ("你去找領導吧", "你去找领导吧 / 你去投诉吧"),
+    ("你 去 投 诉 吧", "你去找领导吧 / 你去投诉吧"),
+    ("那你就去投诉吧", "你去找领导吧 / 你去投诉吧"),
+    ("这事我解决不了", "这事解决不了"),
+    ("这个问题我们解决不了", "这事解决不了"),
+    ("這事我解決不了", "这事解决不了"),
+    ("这事儿，解决不了", "这事解决不了"),
+    ("我解决不了", "这事解决不了"),
+    ("你问我，那我问谁", "你问我，我问谁"),
+    ("该下班了，你能不能快点", "该下班了，你快点"),
+    ("还没上班呢，等一会儿再说", "没上班，等会儿再说"),
+    ("这都是领导定的", "这是领导定的"),
+    ("這是領導定的", "这是领导定的"),
+    ("这不关我的事", "这不是我的事情"),
+    ("我就是这种态度", "我就这个态度"),
+    ("你到底懂不懂", "你懂不懂"),
+    ("喂，喂", "喂喂"),
+]
+
+
+@pytest.mark.parametrize(("text", "phrase"), VARIANTS)
+def test_r14_common_variants_are_caught(text: str, phrase: str) -> None:
+    hits = language_guard.check(text)
+    assert phrase in [h.phrase for h in hits], f"R14 variant not caught: {text} → {hits}"
+    assert language_guard.check(language_guard.polite_version(text)) == []
+
+
+@pytest.mark.parametrize("text", [
+    "不知道您明天上午是否方便？", "您可以通过投诉渠道反映，我们会认真处理。", "我们一定想办法为您解决。",
+    "这个问题今天就能解决，请您放心。", "请您稍等，我去找一下维修师傅的电话。", "谢谢您的耐心，再见！",
+])
+def test_r14_polite_sentences_near_the_variants_pass(text: str) -> None:
+    assert language_guard.check(text) == []
+
+
+def test_r14_require_polite_names_the_phrase_and_suggests() -> None:
+    with pytest.raises(language_guard.ForbiddenPhrase) as e:
+        language_guard.require_polite("对不起，这事我解决不了", what="reply")
+    assert "这事我解决不了" in str(e.value) and e.value.suggestion and not language_guard.check(e.value.suggestion)
+    language_guard.require_polite("您好，我马上为您处理。")

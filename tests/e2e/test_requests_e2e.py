@@ -10,8 +10,9 @@ buttons, and the scores appear in the satisfaction figure.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
 import httpx
@@ -154,7 +155,16 @@ def test_resident_and_staff_done_when(running_app: RunningApp) -> None:
         history = api.get(f"/api/v1/tickets/{leak}").json()["events"]
         assert [e["to_status"] for e in history if e["kind"] == "status"] == ["accepted", "in_progress", "resolved"]
 
-        # 6. The R4 survey (leak repairs are always followed up) arrives; answered with its buttons.
+        # 6. The R4 survey (leak repairs are always followed up) is due 3–5 days after the repair, not at once:
+        # let those days pass for it (move its due time to now), then it arrives and is answered with its buttons.
+        db = running_app.env["DATABASE_URL"].split("///", 1)[1]
+        with sqlite3.connect(db) as conn:
+            due = [datetime.fromisoformat(d).replace(tzinfo=UTC) for (d,) in conn.execute(
+                "SELECT not_before FROM outbox_notification WHERE kind = 'survey' AND status = 'pending'")]
+            assert due and all(d > datetime.now(UTC) + timedelta(days=2) for d in due), due
+            conn.execute("UPDATE outbox_notification SET not_before = datetime('now', '-1 second') "
+                         "WHERE kind = 'survey'")
+            conn.execute("UPDATE survey SET sent_at = datetime('now', '-1 second')")
         wang.press(r"srv:\d+:a:9$", timeout=60)  # service attitude 9
         wang.press(r"srv:\d+:b:8$")  # professional ability 8 (the bot edits the survey message to ask it)
         wang.press(r"srv:\d+:c:0$")  # skip the comment

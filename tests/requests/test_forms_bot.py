@@ -7,11 +7,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from bot.keyboards.calendar import DayCallback
-from core import appointments, surveys, tickets
+from core import appointments, ignition, surveys, tickets
 from core.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
 from db.models import Appointment, Resident, Survey, Ticket
 from tests import updates
 from tests.requests.conftest import LINA, WANG, Chat, buttons, photo, set_language
+
+READY = {i.value: True for i in ignition.ITEMS}  # R19: the resident confirmed every prerequisite
 
 
 async def _appointments(ctx) -> list[Appointment]:
@@ -130,7 +132,7 @@ async def test_my_requests_lists_and_cancels(ctx, dp, bot, staffers) -> None:
         await tickets.change_status(session, ctx=ctx, ticket=t2, to="accepted", staff=staffers[StaffRole.agent])
         appt = await appointments.request_appointment(
             session, ctx=ctx, resident=wang, service=ServiceType.ignition, district="城东区", address="城东区人民路1号",
-            day=date(2026, 11, 25), window="09-12")
+            day=date(2026, 11, 25), window="09-12", prerequisites=READY)
     await chat.send("📋 My requests")
     listing = chat.last()
     assert t1.number in listing and t2.number in listing and appt.number in listing
@@ -167,7 +169,7 @@ async def test_forged_my_requests_buttons_change_nothing(ctx, dp, bot, demo) -> 
     assert len(chat.alerts()) == 2
 
 
-async def test_survey_buttons_followup_and_comment(ctx, dp, bot, staffers) -> None:
+async def test_survey_buttons_followup_and_comment(ctx, dp, bot, staffers, clock) -> None:
     from bot.routers.survey import SurveyCallback
 
     await set_language(ctx, WANG, "en")
@@ -178,6 +180,7 @@ async def test_survey_buttons_followup_and_comment(ctx, dp, bot, staffers) -> No
         await tickets.change_status(session, ctx=ctx, ticket=t, to="resolved", note="fixed",
                                     staff=staffers[StaffRole.agent])
         survey = (await session.execute(select(Survey))).scalar_one()
+    clock.advance(days=4)  # R4: the survey reaches the resident 3–5 days after the repair
     # The outbox buttons are exactly what the bot's CallbackData packs.
     assert SurveyCallback(survey=survey.id, q=surveys.Question.attitude, score=3).pack() == \
         surveys.callback_data(survey.id, surveys.Question.attitude, 3)
@@ -209,7 +212,7 @@ async def test_proposal_buttons_match_and_accept(ctx, dp, bot, staffers) -> None
         wang = await session.get(Resident, WANG)
         appt = await appointments.request_appointment(
             session, ctx=ctx, resident=wang, service=ServiceType.ignition, district="城东区", address="城东区人民路1号",
-            day=date(2026, 11, 24), window="09-12")
+            day=date(2026, 11, 24), window="09-12", prerequisites=READY)
         await appointments.propose_slot(session, ctx=ctx, appt=appt, staff=staffers[StaffRole.agent],
                                         day=date(2026, 11, 26), window="14-17")
     assert ProposalCallback(id=appt.id, action=appointments.ProposalAction.accept).pack() == \
@@ -229,7 +232,7 @@ async def test_past_cutoff_cannot_be_changed_in_the_bot(ctx, dp, bot, demo, cloc
         wang = await session.get(Resident, WANG)
         appt = await appointments.request_appointment(
             session, ctx=ctx, resident=wang, service=ServiceType.ignition, district="城东区", address="城东区人民路1号",
-            day=date(2026, 11, 24), window="09-12")
+            day=date(2026, 11, 24), window="09-12", prerequisites=READY)
     clock.set(datetime(2026, 11, 23, 18, 30))
     await set_language(ctx, WANG, "en")
     chat = Chat(dp, bot, WANG)

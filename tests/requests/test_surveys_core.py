@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from core import appointments, surveys, tickets
+from core import appointments, ignition, surveys, tickets
 from core.enums import OutboxStatus, Priority, ServiceType, StaffRole, TicketKind
 from db.models import Resident, Survey, Ticket
+from tests.conftest import NOW
 from tests.requests.conftest import WANG, outbox_rows
 
 
@@ -20,6 +21,11 @@ async def _resolved_fault(ctx, session, staffers, category: str, *, paid: bool =
     await tickets.change_status(session, ctx=ctx, ticket=t, to="resolved", note="fixed", paid=paid,
                                 staff=staffers[StaffRole.agent])
     return t
+
+
+async def _answer_all(session) -> None:
+    await session.execute(update(Survey).values(attitude=9, ability=9, answered_at=NOW))
+    await session.commit()
 
 
 async def _surveys(session) -> list[Survey]:
@@ -35,9 +41,11 @@ async def test_leak_repairs_always_surveyed_free_repairs_sampled(ctx, session, s
 
     ctx.extras["survey_sampler"] = never
     a = await _resolved_fault(ctx, session, staffers, "gas_leak", key="a")  # leak repair: 100 %
+    await _answer_all(session)  # R4: one open survey per resident, so each is answered before the next
     b = await _resolved_fault(ctx, session, staffers, "no_gas", key="b")  # free repair: 10 %, sampler says no
     await _resolved_fault(ctx, session, staffers, "meter_fault", paid=True, key="c")  # paid work: 100 %
     assert calls == [(0.1, b.number)]  # only the sampled category asks the sampler
+    await _answer_all(session)
     ctx.extras["survey_sampler"] = lambda rate, key: True
     await _resolved_fault(ctx, session, staffers, "power_cut", key="d")  # in the 10 % this time
     found = await _surveys(session)
@@ -72,8 +80,9 @@ async def test_reopening_withdraws_an_unsent_survey(ctx, session, staffers) -> N
     assert [r.status for r in survey_rows] == [OutboxStatus.cancelled]
 
 
-async def test_ratings_order_and_low_score_followup(ctx, session, staffers) -> None:
+async def test_ratings_order_and_low_score_followup(ctx, session, staffers, clock) -> None:
     t = await _resolved_fault(ctx, session, staffers, "gas_leak")
+    clock.advance(days=4)  # R4: the survey is sent 3–5 days after the repair
     (s,) = await _surveys(session)
     wang = await session.get(Resident, WANG)
     with pytest.raises(surveys.SurveyError) as e:
@@ -98,8 +107,9 @@ async def test_ratings_order_and_low_score_followup(ctx, session, staffers) -> N
     assert any(ev.note == "The crew came late" for ev in full.events)
 
 
-async def test_good_scores_open_no_followup(ctx, session, staffers) -> None:
+async def test_good_scores_open_no_followup(ctx, session, staffers, clock) -> None:
     await _resolved_fault(ctx, session, staffers, "gas_leak")
+    clock.advance(days=4)
     (s,) = await _surveys(session)
     wang = await session.get(Resident, WANG)
     await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=wang, question="a", score=7)
@@ -110,17 +120,18 @@ async def test_good_scores_open_no_followup(ctx, session, staffers) -> None:
 async def test_expired_survey(ctx, session, staffers, clock) -> None:
     await _resolved_fault(ctx, session, staffers, "gas_leak")
     (s,) = await _surveys(session)
-    clock.advance(days=15)
+    clock.advance(days=18)  # sent 3 days after the repair, open for 14 days
     with pytest.raises(surveys.SurveyError) as e:
         await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=await session.get(Resident, WANG),
                                     question="a", score=9)
     assert e.value.code == "expired"
 
 
-async def test_satisfaction_is_the_r4_mean(ctx, session, staffers) -> None:
+async def test_satisfaction_is_the_r4_mean(ctx, session, staffers, clock) -> None:
     wang = await session.get(Resident, WANG)
     for key, (a, b) in {"x": (10, 8), "y": (6, 4), "z": (None, None)}.items():
         await _resolved_fault(ctx, session, staffers, "gas_leak", key=key)
+        clock.advance(days=4)
         s = (await _surveys(session))[-1]
         if a is not None:
             await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=wang, question="a", score=a)
@@ -138,12 +149,13 @@ async def test_completed_visit_is_sampled_by_service(ctx, session, staffers, clo
     wang = await session.get(Resident, WANG)
     appt = await appointments.request_appointment(
         session, ctx=ctx, resident=wang, service=ServiceType.ignition, district="城东区", address="城东区人民路1号",
-        day=date(2026, 11, 24), window="09-12")
+        day=date(2026, 11, 24), window="09-12", prerequisites={i.value: True for i in ignition.ITEMS})
     await appointments.confirm(session, ctx=ctx, appt=appt, staff=staffers[StaffRole.agent])
     clock.advance(days=1)
-    await appointments.complete(session, ctx=ctx, appt=appt, staff=staffers[StaffRole.agent])
+    await appointments.record_ignition_visit(session, ctx=ctx, appt=appt, staff=staffers[StaffRole.agent],
+                                             checks={i.value: True for i in ignition.ITEMS})
     assert calls == [(0.1, appt.number)]  # R4: ignition 10 %
-    (s,) = await _surveys(session)
+    s, month = await _surveys(session)
     assert s.category == "ignition" and s.appointment_id == appt.id
-    clock.advance(minutes=1)
-    assert s.sent_at <= clock.now() + timedelta(minutes=1)
+    assert month.category == "installation_month" and month.appointment_id == appt.id
+    assert timedelta(days=3) <= s.sent_at - clock.now() <= timedelta(days=5)

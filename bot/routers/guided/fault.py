@@ -31,7 +31,7 @@ from bot.routers.guided.places import (
     split_text,
 )
 from bot.routers.guided.ui import MAX_TEXT, Option, Screen
-from core import tickets
+from core import responsibility, tickets
 from core.enums import Utility
 from core.tickets import MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory, esc
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CATEGORY, PLACE, DISTRICT, OUTAGE = "fault.category", "fault.place", "fault.district", "fault.outage"
 EXTENT, CONTACT, CONFIRM, SENT = "fault.extent", "fault.contact", "fault.confirm", "fault.sent"
+NOT_OURS = "fault.not_ours"  # R8
 NOT_SURE = "-"
 
 
@@ -176,6 +177,8 @@ class Category(Page):
 
     async def render(self, g: G) -> Screen:
         options = [Option(c.value, category_button(c)) for c in self._categories(g)]
+        utility = form(g).get("utility") or Utility.water.value
+        options.append(Option(NOT_OURS, _(responsibility.BUTTONS[responsibility.boundary_for(utility)])))
         chosen = form(g).get("category")
         text = _("What is wrong? Tap one.")
         if chosen and chosen != FaultCategory.gas_leak.value and chosen in {o.key for o in options}:
@@ -187,6 +190,28 @@ class Category(Page):
         if key in {c.value for c in self._categories(g)}:
             form(g)["category"] = key
             g.go(PLACE)
+        elif key == NOT_OURS:
+            g.go(NOT_OURS)
+
+
+@page
+class NotOurs(Page):
+    """R8: not the utility's responsibility: whose it is and where to turn; it can still be reported."""
+
+    id = NOT_OURS
+
+    async def render(self, g: G) -> Screen:
+        boundary = responsibility.boundary_for(form(g).get("utility") or Utility.water.value)
+        return Screen(_(responsibility.EXPLANATIONS[boundary]),
+                      [Option("report", _(responsibility.REPORT_ANYWAY)), Option(PERSON, _("👩‍💼 Talk to a person"))],
+                      paged=False)
+
+    async def choose(self, g: G, key: str) -> None:
+        if key == "report":
+            form(g)["category"] = FaultCategory.other.value
+            g.go(PLACE)
+        elif key == PERSON:
+            g.go(PERSON)
 
 
 @page

@@ -1,9 +1,10 @@
 """Guided mode: booking a home visit by big buttons (issue 8, R2).
 
-Service -> address (from the resident's linked accounts) -> day ("tomorrow" / "the day after" when they
-are bookable, or "choose a day" among the bookable working days with a free place in the next 14) ->
-a time window with a free place -> phone (the share button or the number on file) -> a plain
-confirmation -> the request registered with its number; staff confirm it within 1 working day.
+Service -> (ignition: the R19 prerequisites, each confirmed) -> address (from the resident's linked
+accounts) -> day ("tomorrow" / "the day after" when they are bookable, or "choose a day" among the bookable
+working days with a free place in the next 14) -> a time window with a free place -> phone (the share button
+or the number on file) -> a plain confirmation -> the request registered with its number; staff confirm it
+within 1 working day.
 The idempotency key is fixed when the form starts, so a double tap books one visit.
 """
 
@@ -20,7 +21,7 @@ from bot.routers.guided.engine import PAGES, G, Page, page
 from bot.routers.guided.home import BALANCE, GUIDE_TOPIC, PERSON, VISIT
 from bot.routers.guided.places import PhonePage, SentPage, form_data, homes, mask_phone, read_aloud, send_label
 from bot.routers.guided.ui import MORE, Option, Screen
-from core import appointments, slots, tickets
+from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, format_day
 from core.clock import local
 from core.enums import ServiceType
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 ADDRESS, DAY, DAYS, WINDOW = "visit.address", "visit.day", "visit.days", "visit.window"
 PHONE, CONFIRM, SENT = "visit.phone", "visit.confirm", "visit.sent"
+READY = "visit.ready"  # R19: ignition prerequisites
 
 # A guide's "book a visit" button offers the service of that guide first.
 TOPIC_SERVICES = {
@@ -111,8 +113,43 @@ class Service(Page):
 
     async def choose(self, g: G, key: str) -> None:
         if key in {s.value for s in ServiceType}:
-            form(g)["service"] = key
-            g.go(ADDRESS)
+            data = form(g)
+            if data.get("service") != key:
+                data.pop("prerequisites", None)
+            data["service"] = key
+            g.go(READY if ignition.needs_prerequisites(key) else ADDRESS)
+
+
+@page
+class Ready(Page):
+    """R19: before an ignition is booked, each prerequisite is confirmed; a "no" is told why and ends the form."""
+
+    id = READY
+
+    async def render(self, g: G) -> Screen:
+        missing = ignition.failed(form(g).get("prerequisites"))
+        if not missing:
+            return Screen(_("Thank you: everything is ready for the ignition."),
+                          [Option("go", _("➡️ Continue"))], paged=False)
+        item = missing[0]
+        text = _("🔥 For your safety we turn on the gas only when everything is ready. "
+                 "Please confirm ({n}/{total}):\n{question}").format(
+            n=ignition.ITEMS.index(item) + 1, total=len(ignition.ITEMS), question=_(ignition.QUESTIONS[item]))
+        return Screen(text, [Option("yes", _("✅ Yes, ready")), Option("no", _("❌ No, not yet"))], paged=False)
+
+    async def choose(self, g: G, key: str) -> None:
+        data = form(g)
+        missing = ignition.failed(data.get("prerequisites"))
+        if not missing or key == "go":
+            if not missing:
+                g.go(ADDRESS)
+            return
+        if key == "yes":
+            data.setdefault("prerequisites", {})[missing[0].value] = True
+        elif key == "no":
+            await g.say(_(ignition.BLOCKED).format(reason=_(ignition.REASONS[missing[0]])))
+            g.forget("visit")
+            g.home()
 
 
 @page
@@ -301,6 +338,7 @@ async def submit(g: G) -> None:
             g.session, ctx=g.ctx, resident=g.resident, service=data["service"], district=data["district"],
             address=data["address"], day=date.fromisoformat(data["day"]), window=data["window"],
             contact_phone=data["phone"], account_id=data.get("account_id"), idempotency_key=f"gv-{data['key']}",
+            prerequisites=data.get("prerequisites"),
         )
     except appointments.SlotUnavailable:
         # Taken by someone else meanwhile: everything else is kept; choose the day again.

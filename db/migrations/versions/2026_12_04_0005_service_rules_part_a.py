@@ -14,7 +14,7 @@ from alembic import op
 import db.base
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
