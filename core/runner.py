@@ -55,7 +55,10 @@ async def run(settings: Settings, parts: set[str]) -> None:
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
         tasks.append(asyncio.create_task(server.serve(), name="api"))
-        if settings.sandbox:
+        if settings.sandbox and not settings.serve_sandbox():  # issue 12 F7
+            print(f"\n  No TELEGRAM_BOT_TOKEN and {settings.host} is not a loopback address: the sandbox is off "
+                  "(set ONESTOP_SANDBOX=1 to serve it there on purpose)\n", flush=True)
+        elif settings.sandbox:
             print(f"\n  Sandbox (offline Telegram): http://{settings.host}:{settings.port}/sandbox\n"
                   f"  Staff console:              http://{settings.host}:{settings.port}/\n", flush=True)
 

@@ -12,8 +12,10 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from httpx import ASGITransport, AsyncClient
 
+from api.app import STATIC_DIR
 from api.sandbox import SandboxState, router
 
 TOKEN = "424242:SANDBOX-test_token"
@@ -28,6 +30,8 @@ def state() -> SandboxState:
 def app(state: SandboxState) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
+    # The chat page's script and styles are static files (no inline script under the CSP), as in create_app.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.sandbox = state
     return app
 

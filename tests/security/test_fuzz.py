@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import params
@@ -29,7 +31,7 @@ from core.enums import StaffRole
 from db.base import Base
 from db.models import Resident
 from tests.api.conftest import PASSWORD, login
-from tests.conftest import make_ctx, make_settings
+from tests.conftest import make_ctx, make_settings, skip_or_fail
 from tests.console.conftest import token_of
 from tests.console.test_security import ROUTES
 
@@ -117,8 +119,8 @@ class Env:
     """One database with demo data, a claimed conversation, a ticket and an appointment; an admin session and
     an admin token, so requests get past the role checks and into the real validation and writes."""
 
-    async def start(self, tmp: Path) -> None:
-        self.ctx = await make_ctx(make_settings(f"sqlite+aiosqlite:///{tmp}/fuzz.db"))
+    async def start(self, url: str) -> None:
+        self.ctx = await make_ctx(make_settings(url))
         ctx = self.ctx
         async with ctx.sessionmaker() as s:
             await load_demo(s, now=ctx.clock.now())
@@ -156,14 +158,36 @@ class Env:
         await self.ctx.close()
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory) -> Any:
+async def _pg_database(create: bool, name: str) -> str:
+    base = os.environ["TEST_DATABASE_URL"]
+    conn = await asyncpg.connect(base.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"' if create else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(request, tmp_path_factory) -> Any:
+    """The same fuzz on SQLite and on PostgreSQL (which refuses what SQLite lets through, e.g. NUL in text)."""
     loop = asyncio.new_event_loop()
+    pg_name = None
+    if request.param == "postgresql":
+        if not os.environ.get("TEST_DATABASE_URL"):
+            loop.close()
+            skip_or_fail("TEST_DATABASE_URL not set: PostgreSQL fuzz skipped (CI sets it)")
+        pg_name = f"onestop_fuzz_{uuid.uuid4().hex[:12]}"
+        url = loop.run_until_complete(_pg_database(True, pg_name))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz')}/fuzz.db"
     e = Env()
-    loop.run_until_complete(e.start(tmp_path_factory.mktemp("fuzz")))
+    loop.run_until_complete(e.start(url))
     e.loop = loop
     yield e
     loop.run_until_complete(e.stop())
+    if pg_name:
+        loop.run_until_complete(_pg_database(False, pg_name))
     loop.close()
 
 
