@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -72,7 +73,8 @@ async def seed_and_announce(db: str, n: int) -> dict[str, Any]:
     from db.base import Base
     from db.models import AccountLink, OutboxNotification, Resident, UtilityAccount
 
-    settings = Settings(_env_file=None, database_url=db, telegram_bot_token=SecretStr("1:x"))
+    settings = Settings(_env_file=None, database_url=db, telegram_bot_token=SecretStr("1:x"),
+                        secret_key=SecretStr(secrets.token_urlsafe(32)))  # a token needs a key (issue 12 F4)
     ctx = AppContext.create(settings, clock=SystemClock())
     async with ctx.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
