@@ -596,7 +596,7 @@ class Matcher:
         sig, n_units = self._signals(text)
         scores = self._mix(sig)
         best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
-        if n_units > LONG_UNITS:
+        if n_units > LONG_UNITS and not self._confident(scores, sig, n_units):
             # A clause is scored against the message's own best topics only (whatever a clause
             # matches, the whole message, which contains it, matched too), in their compact index.
             only = None
@@ -626,6 +626,17 @@ class Matcher:
         x = feature_vector(float(scores[b]), second, {k: float(v[b]) for k, v in best_sig.items()}, n_units,
                            bool(clause_won[b]))
         return scores, top_idx, x
+
+    def _confident(self, scores: np.ndarray, sig: dict[str, np.ndarray], n_units: int) -> bool:
+        """The whole message already gets a confident answer: its clauses need not be scored
+        (they cost one more pass each; most long questions are answered on the whole text)."""
+        top = self._top(scores, 2)
+        if not top:
+            return False
+        second = float(scores[top[1]]) if len(top) > 1 else 0.0
+        x = feature_vector(float(scores[top[0]]), second, {k: float(v[top[0]]) for k, v in sig.items()}, n_units,
+                           False)
+        return self.calibration.decide(x)[0] == "answer"
 
     def match(self, text: str, lang: str | None = None) -> MatchResult:
         """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the
