@@ -30,7 +30,8 @@ def _reached(result, slug: str) -> bool:
     # 2-5 characters
     ("补卡", "gas.ic-card-replace"), ("水管爆了", "water.leak-report"), ("验水表", "water.meter-check"),
     # homophones / pinyin-input slips
-    ("燃气灶报秀", "gas.appliance-repair"), ("交水飞", "general.payment-methods"), ("热水器维秀", "gas.appliance-repair"),
+    ("燃气灶报秀", "gas.appliance-repair"), ("交水飞", "general.payment-methods"),
+    ("热水器维秀", "gas.appliance-repair"),
     # traditional characters
     ("燃氣卡遺失補辦", "gas.ic-card-replace"), ("階梯水價標準", "water.tariff"),
     # mixed Chinese-English
