@@ -13,8 +13,10 @@ def ask(question: str, lang: str | None = None, as_json: bool = False, *,
         catalogue: Catalogue | None = None, matcher: Matcher | None = None) -> str:
     """Text the `ask` command prints: outcome, topic, score and alternatives.
 
-    With as_json, exactly one JSON object:
-    {"outcome": ..., "topic": slug or null, "score": ..., "alternatives": [{"topic", "score"}]}.
+    With as_json, exactly one JSON object: {"outcome": "answer" | "choice" | "off_topic",
+    "topic": slug or null, "score": ..., "confidence": ..., "alternatives": [{"topic", "score"}]}.
+    The same decision as the bot (Matcher.match); paraphrases learnt in the console live in the
+    database and are added by core.knowledge.resolve, which this offline command does not read.
     """
     if matcher is None:
         catalogue = catalogue or load_catalogue()

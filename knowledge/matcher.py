@@ -23,8 +23,11 @@ Python loop), giving for every topic:
 * util — a question that names one utility (燃气, 水费, electricity...) scales the topics of the
   other utilities down; the cues are learnt from the topics, not listed by hand.
 
-The score (0-100) is a weighted mix; thresholds on the score, the gap to the runner-up, the
-coverage and the absolute evidence turn it into answer / ambiguous / no_match.
+The score (0-100) is a weighted mix. A calibrated decision (knowledge/calibration.py, fitted on the
+dev set by bench/faq/tune.py) over the best topic's score, margin, coverage, evidence, length and
+the share of the question any topic explains turns it into answer / choice / off_topic (issue 14).
+Long messages are also scored clause by clause; above CANDIDATE_BUDGET topics only the topics of
+the question's most selective features are scored (bench/faq/README.md for the figures).
 
 Speed (bench/faq, 2,000 topics / ~37,000 phrases): the work per question is proportional to the
 postings of its own features, never to the catalogue: topic- and phrase-level sums are weighted
@@ -58,9 +61,8 @@ from knowledge.normalize import MAX_INPUT_CHARS, clean, pinyin, tokenize
 
 Outcome = Literal["answer", "choice", "off_topic"]
 
-# --- Tuned on bench/faq/devset.tsv with bench/faq/tune.py (a grid search that maximises a
-# decision utility: right answers, harmless buttons, no confident wrong answers); the grid is
-# flat near the optimum, so round, balanced values were preferred. Figures: bench/faq/README.md.
+# --- Weights from the issue-3 grid search on the (then) dev set; kept as they are. Since issue 14
+# the decision itself is the calibrated model in knowledge/calibration.json (bench/faq/tune.py).
 # Feature type weights. Bigrams carry meaning in Chinese; single characters help colloquial
 # variants (发黄/黄色, 存钱/预存) but weigh less.
 # Pinyin bigrams are a bit below character bigrams so an exact spelling beats a homophone.
@@ -596,7 +598,7 @@ class Matcher:
         sig, n_units = self._signals(text)
         scores = self._mix(sig)
         best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
-        if n_units > LONG_UNITS:
+        if n_units > LONG_UNITS and not self._confident(scores, sig, n_units):
             # A clause is scored against the message's own best topics only (whatever a clause
             # matches, the whole message, which contains it, matched too), in their compact index.
             only = None
@@ -626,6 +628,17 @@ class Matcher:
         x = feature_vector(float(scores[b]), second, {k: float(v[b]) for k, v in best_sig.items()}, n_units,
                            bool(clause_won[b]))
         return scores, top_idx, x
+
+    def _confident(self, scores: np.ndarray, sig: dict[str, np.ndarray], n_units: int) -> bool:
+        """The whole message already gets a confident answer: its clauses need not be scored
+        (they cost one more pass each; most long questions are answered on the whole text)."""
+        top = self._top(scores, 2)
+        if not top:
+            return False
+        second = float(scores[top[1]]) if len(top) > 1 else 0.0
+        x = feature_vector(float(scores[top[0]]), second, {k: float(v[top[0]]) for k, v in sig.items()}, n_units,
+                           False)
+        return self.calibration.decide(x)[0] == "answer"
 
     def match(self, text: str, lang: str | None = None) -> MatchResult:
         """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the

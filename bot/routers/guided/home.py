@@ -196,8 +196,9 @@ async def not_understood(g: G, text: str) -> None:
         await g.say(_("Sorry, I did not understand. A colleague can help you."))
         g.go(PERSON)
     else:
+        # The screen stays as it is (a form in progress keeps its place); its buttons lead home and
+        # to the guides.
         await g.say(_("Sorry, I did not understand. Please tap one of the big buttons below."))
-        g.go(GUIDES)
 
 
 @page
