@@ -120,18 +120,20 @@ def i18n_missing() -> None:
 
 
 @app.command("demo-data")
-def demo_data() -> None:
+def demo_data(
+    history: Annotated[bool, typer.Option(help="also three months of made-up history (issue 15)")] = True,
+) -> None:
     """Load the demo utility (idempotent); prints the demo staff passwords once."""
     from core.context import AppContext
     from core.demo import load_demo
-    from core.demo_past import load_past  # issue 15: three months of believable history
+    from core.demo_past import PastResult, load_past  # issue 15: three months of believable history
 
     ctx = AppContext.create(_settings())
 
     async def go() -> None:
         async with ctx.sessionmaker() as session:
             result = await load_demo(session, now=ctx.clock.now())
-            past = await load_past(session, ctx=ctx)
+            past = await load_past(session, ctx=ctx) if history else PastResult(False)
         await ctx.close()
         if past.created:
             typer.echo("Demo history added (three months): " + ", ".join(f"{k} {v}" for k, v in past.counts.items()))

@@ -244,7 +244,7 @@ def _parse_amount(text: str | None) -> int | None:
         return None
     try:
         fen = round(float(raw) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan", "inf"
         raise CorrectionError("The amount must be in yuan, e.g. -120.50 · 金额须以元填写") from None
     if abs(fen) > 100_000_000:
         raise CorrectionError("The amount is implausibly large · 金额过大")

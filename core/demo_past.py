@@ -32,7 +32,6 @@ from core.enums import (
     ConversationStatus,
     CorrectionStatus,
     LedgerKind,
-    LinkMethod,
     MessageDirection,
     OutageKind,
     OutageStatus,
@@ -45,7 +44,6 @@ from core.enums import (
     Utility,
 )
 from db.models import (
-    AccountLink,
     Appointment,
     AppointmentEvent,
     AuditLog,
@@ -196,10 +194,9 @@ async def _residents(b: _Builder, accounts: list[UtilityAccount]) -> list[tuple[
                      last_seen_at=b.now - timedelta(days=i))
         b.session.add(r)
         out.append((r, acc))
+    # No account links or district subscriptions: these residents are not real Telegram users, so no outage
+    # broadcast or alert ever picks them; their tickets carry the account and address themselves.
     await b.session.flush()
-    for r, acc in out:
-        b.session.add(AccountLink(resident_id=r.id, account_id=acc.id, verified_at=joined, method=LinkMethod.contact,
-                                  relation="self", alerts_enabled=True))
     return out
 
 

@@ -176,10 +176,14 @@ async def test_r12_bad_reread_input_changes_nothing(session, clock, approvers) -
     now = clock.now()
     await _import(session, now, _account_row(7) + _month(7, "150", "420.00"))
     task = await _correction(session, _acc(7))
-    for bad in ("", "abc", "-5", "1e9"):
+    for bad in ("", "abc", "-5", "1e9", "nan", "inf"):
         with pytest.raises(corrections.CorrectionError):
             await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume=bad,
                                             now=now)
+    for bad in ("abc", "nan", "inf", "-inf", "99999999"):
+        with pytest.raises(corrections.CorrectionError):
+            await corrections.record_reread(session, correction_id=task.id, staff=approvers["plain"], volume="20",
+                                            amount=bad, now=now)
     assert (await _correction(session, _acc(7))).status is CorrectionStatus.reread
 
 
