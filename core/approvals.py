@@ -22,6 +22,10 @@ from db.models import Appointment, ApprovalRequest, StaffUser, Ticket
 MAX_REASON = 500
 
 
+class NotFound(tickets.InvalidInput):
+    status_code = 404
+
+
 class Action(StrEnum):
     cancel_ticket = "cancel_ticket"
     cancel_appointment = "cancel_appointment"
@@ -107,7 +111,7 @@ async def decide(session: AsyncSession, *, ctx: Any, request_id: int, supervisor
         raise tickets.NotAllowed("only a supervisor can approve a refusal or cancellation (R2)")
     row = await session.get(ApprovalRequest, request_id)
     if row is None:
-        raise tickets.InvalidInput("no such approval request")
+        raise NotFound("no such approval request")
     if row.status != Status.pending:
         raise tickets.TransitionError("this request has already been decided")
     note = (note or "").strip()[:MAX_REASON] or None

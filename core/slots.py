@@ -29,7 +29,8 @@ from db.models import Appointment, SlotCapacity, StaffUser
 
 HORIZON_WORKING_DAYS = 14  # residents book among the next 14 working days
 HOLDING = (AppointmentStatus.requested, AppointmentStatus.proposed, AppointmentStatus.confirmed,
-           AppointmentStatus.completed, AppointmentStatus.no_show)
+           AppointmentStatus.completed, AppointmentStatus.no_show,
+           AppointmentStatus.not_ignited)  # R19: the visit took place, so its place stays used
 _WINDOW = re.compile(r"^([01]\d|2[0-3])-([01]\d|2[0-4])$")
 
 

@@ -30,10 +30,10 @@ async def decide(request_id: int, decision: str, user: SupervisorDep, ctx: CtxDe
     try:
         await approvals.decide(session, ctx=ctx, request_id=request_id, supervisor=user,
                                approve=decision == "approve", note=note)
+    except approvals.NotFound:
+        raise HTTPException(404, "no such approval request") from None
     except tickets.RequestError as e:
         await session.rollback()
-        if isinstance(e, tickets.InvalidInput) and "no such" in str(e):
-            raise HTTPException(404, "no such approval request") from None
         return RedirectResponse(f"/console/approvals?error={quote(str(e))}", status_code=303)
     return RedirectResponse("/console/approvals", status_code=303)
 

@@ -173,4 +173,5 @@ def appointment_status_label(status: AppointmentStatus) -> str:
         AppointmentStatus.cancelled: _("Cancelled"),
         AppointmentStatus.completed: _("Completed"),
         AppointmentStatus.no_show: _("Missed"),
+        AppointmentStatus.not_ignited: _("Not ignited (we sent you the reason)"),
     }[AppointmentStatus(status)]

@@ -95,6 +95,7 @@ async def test_satisfaction_on_postgres(pg_demo) -> None:
                                         category="water_leak", notify=False)
         await tickets.change_status(session, ctx=ctx, ticket=t, to="resolved", note="ok")
         (s,) = (await session.execute(select(surveys.Survey))).scalars().all()
+        ctx.clock.advance(days=4)  # R4: the survey reaches the resident 3–5 days after the repair
         await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=r, question="a", score=10)
         await surveys.record_rating(session, ctx=ctx, survey_id=s.id, resident=r, question="b", score=7)
         fig = await surveys.satisfaction(session, start=ctx.clock.now() - timedelta(days=1))

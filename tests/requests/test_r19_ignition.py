@@ -156,3 +156,16 @@ async def test_r19_all_items_pass_completes_the_ignition(ctx, session, staffers,
                                              checks=READY)
     assert appt.status is AppointmentStatus.completed and appt.visit_checklist["ignited"] is True
     assert not [r for r in await outbox_rows(ctx, WANG) if r.kind == "appointment.not_ignited"]
+
+
+async def test_r19_not_ignited_visit_is_listed_in_my_requests(ctx, dp, bot, staffers, clock) -> None:
+    appt = await _confirmed_ignition(ctx, staffers)
+    clock.set(datetime(2026, 11, 24, 10, 0))
+    async with ctx.sessionmaker() as session:
+        a = await session.get(Appointment, appt.id)
+        await appointments.record_ignition_visit(session, ctx=ctx, appt=a, staff=staffers[StaffRole.agent],
+                                                 checks={**READY, "hoses_clamped": False})
+    await set_language(ctx, WANG, "en")
+    chat = Chat(dp, bot, WANG)
+    await chat.send("📋 My requests")
+    assert appt.number in chat.last() and "Not ignited (we sent you the reason)" in chat.last()
