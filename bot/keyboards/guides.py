@@ -112,7 +112,7 @@ class AskChoiceCallback(CallbackData, prefix="aq"):
 class AskNoneCallback(CallbackData, prefix="an"):
     """"None of these" under the offered topics (issue 14). q: question_log id."""
 
-    q: int
+    q: CallbackInt
 
 
 # --- keyboards --------------------------------------------------------------------------------------

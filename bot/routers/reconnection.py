@@ -9,6 +9,7 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.requests import ack
 from core import accounts, reconnection, tickets
 from core.context import AppContext
@@ -18,7 +19,7 @@ router = Router(name=__name__)
 
 
 class ReconnectCallback(CallbackData, prefix="rcn"):
-    account_id: int
+    account_id: CallbackInt
 
 
 def button_text() -> str:

@@ -145,6 +145,33 @@ ACCESS: dict[tuple[str, str], StaffRole | str] = {
     ("POST", "/sandbox/bot{token}/{method}"): SANDBOX,
     ("GET", "/sandbox/file/bot{token}/{file_path:path}"): SANDBOX,
     ("GET", "/sandbox/files/{file_id}"): SANDBOX,
+    # Issue 13: the durable inbox's parked updates.
+    ("GET", "/console/inbox"): AGENT,
+    ("POST", "/console/inbox/{update_id}/retry"): OPERATOR,
+    # Issue 14: staff map a resident's wording to a topic.
+    ("POST", "/console/knowledge/map"): AGENT,
+    # Issue 15: R12 corrections (approval steps also need the approval role), R7 repairs, dispatch API,
+    # R2 approvals, R11 reconnection queue.
+    ("GET", "/console/corrections"): AGENT,
+    ("GET", "/console/corrections/{correction_id}"): AGENT,
+    ("POST", "/console/corrections/{correction_id}/reread"): OPERATOR,
+    ("POST", "/console/corrections/{correction_id}/approve"): AGENT,
+    ("POST", "/console/tickets/{number}/arrival"): AGENT,
+    ("POST", "/console/tickets/{number}/outcome"): AGENT,
+    ("POST", "/console/tickets/{number}/progress"): AGENT,
+    ("GET", "/api/v1/outages"): OPERATOR,
+    ("POST", "/api/v1/outages"): OPERATOR,
+    ("GET", "/api/v1/outages/{ref}"): OPERATOR,
+    ("PATCH", "/api/v1/outages/{ref}"): OPERATOR,
+    ("POST", "/api/v1/outages/{ref}/announce"): OPERATOR,
+    ("POST", "/api/v1/outages/{ref}/extend"): OPERATOR,
+    ("POST", "/api/v1/outages/{ref}/restore"): OPERATOR,
+    ("GET", "/console/approvals"): SUPERVISOR,
+    ("POST", "/console/approvals/{request_id}/{decision}"): SUPERVISOR,
+    ("POST", "/console/tickets/{number}/cancel-request"): AGENT,
+    ("GET", "/console/reconnection"): OPERATOR,
+    ("POST", "/console/reconnection/{request_id}/serve"): OPERATOR,
+    ("POST", "/console/reconnection/seal"): OPERATOR,
 }
 
 # Path values that reach the role check (nonexistent ids: an allowed caller gets 404/422, never 401/403).
