@@ -40,7 +40,7 @@ def get_routers() -> list[Router]:
         topup,
     )
 
-    # Order matters (issue 13: precedence is decided here once, and tests/bot/test_precedence.py checks it):
+    # Order matters (issue 13: precedence is decided here once, and tests/bot/test_every_update_answered.py checks it):
     #   0. payments: pre-checkout and successful_payment, whatever state or chat the resident is in;
     #   1. guided mode (its own screens, commands included), then start (commands, language) and settings;
     #   2. handoff (a resident talking to a person: text goes to the agent);
