@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.enums import ConversationStatus
 from core.i18n import LOCALES
@@ -21,14 +21,12 @@ async def get_or_create(
 
     The resident and their open chat with staff come in ONE statement (issue 13: the per-update cost); the
     chat is left in ``session.info`` for ``core.handoff.conversation_for_update``, which then asks nothing.
+    The read runs outside a transaction (autocommit, on a connection returned at once) and its objects are
+    merged into ``session`` without SQL, so an update whose handler does not touch the database opens no
+    transaction at all (on PostgreSQL that saves the BEGIN and ROLLBACK round trips of every update).
     """
-    open_chat = and_(Conversation.resident_id == Resident.id,
-                     Conversation.status.in_((ConversationStatus.queued, ConversationStatus.active)))
-    q = (select(Resident, Conversation).outerjoin(Conversation, open_chat).where(Resident.id == user_id)
-         .order_by(Conversation.id.desc()).limit(1))
-    row = (await session.execute(q)).first()
-    resident = row[0] if row is not None else None
-    session.info.setdefault("active_conversation", {})[user_id] = row[1] if row is not None else None
+    resident, conversation = await _read(session, user_id)
+    session.info.setdefault("active_conversation", {})[user_id] = conversation
     if resident is None:
         resident = Resident(
             id=user_id, first_name=first_name, username=username, created_at=now, last_seen_at=now,
@@ -49,6 +47,28 @@ async def get_or_create(
     if changed:
         await session.commit()
     return resident, False
+
+
+_OPEN = (ConversationStatus.queued, ConversationStatus.active)
+
+
+async def _read(session: AsyncSession, user_id: int) -> tuple[Resident | None, Conversation | None]:
+    open_chat = and_(Conversation.resident_id == Resident.id, Conversation.status.in_(_OPEN))
+    q = (select(Resident, Conversation).outerjoin(Conversation, open_chat).where(Resident.id == user_id)
+         .order_by(Conversation.id.desc()).limit(1))
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine) or session.in_transaction():
+        row = (await session.execute(q)).first()  # already in a unit of work: read inside it
+        return (row[0], row[1]) if row is not None else (None, None)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with AsyncSession(bind=conn, expire_on_commit=False) as reader:
+            row = (await reader.execute(q)).first()
+    if row is None:
+        return None, None
+    resident = await session.merge(row[0], load=False)
+    conversation = await session.merge(row[1], load=False) if row[1] is not None else None
+    return resident, conversation
 
 
 async def set_language(session: AsyncSession, resident: Resident, language: str) -> None:

@@ -229,7 +229,7 @@ def _forged(cls: type[CallbackData], name: str, value: str) -> str:
 async def test_forged_callback_numbers_are_answered_as_stale(dp, bot, session, ctx) -> None:
     # The dp fixture has imported every router module; get_routers() here would take them off this dp.
     forged = [_forged(cls, name, value) for cls in _callback_classes() for name in _int_fields(cls)
-              for value in (str(2**63), str(10**30), "-5", "1e9", "0x10")]
+              for value in (str(2**63), str(10**30), "-5", "1e9", "0x10", "--1")]
     assert len(forged) > 50
     users = itertools.count(40_000)
     for data in forged:  # each from a new resident, so no earlier forged tap has opened a form
