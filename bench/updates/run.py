@@ -130,7 +130,7 @@ async def drive(backends: list[str], answers: Answers, conversations: int, concu
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 400  # four processes importing at once on a loaded 2-core machine: minutes
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
