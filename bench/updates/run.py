@@ -46,7 +46,7 @@ from bench.requests.run import SCRIPT, callback_update, fresh_pg, make_bot, make
 from bot.app import build_dispatcher  # noqa: E402
 from bot.delivery import InboxWorker  # noqa: E402
 from core.demo import load_demo  # noqa: E402
-from db.models import Ticket  # noqa: E402
+from db.models import InboundUpdate, Ticket  # noqa: E402
 from db.session import make_engine, make_sessionmaker  # noqa: E402
 from tests.e2e.conftest import free_port  # noqa: E402
 from tests.e2e.standin import TOKEN, StandInTelegram  # noqa: E402
@@ -67,6 +67,7 @@ class Answers:
         self.loop = loop
         self.waiting: dict[int | str, asyncio.Event] = {}
         self.buttons: dict[int, list[str]] = {}
+        self.no_submit_button = 0  # conversations whose summary (Submit button) never reached the driver
         self.retries = 0  # webhook POSTs that had to be repeated (not 2xx or connection error)
 
     def __call__(self, chat: int | None, callback_id: str, buttons: list[str] | None) -> None:
@@ -86,8 +87,10 @@ def _update(uid: int, kind: str, value: str, answers: Answers) -> dict[str, Any]
         return text_update(uid, value)
     if kind == "cb":
         return callback_update(uid, value)
-    data = next((d for d in answers.buttons.get(uid, []) if d.startswith("flt:ok:")), "flt:ok:missing")
-    return callback_update(uid, data)
+    data = next((d for d in answers.buttons.get(uid, []) if d.startswith("flt:ok:")), None)
+    if data is None:
+        answers.no_submit_button += 1
+    return callback_update(uid, data or "flt:ok:missing")
 
 
 async def drive(backends: list[str], answers: Answers, conversations: int, concurrency: int,
@@ -185,12 +188,15 @@ async def bench_onestop(pg: str, redis: str, standin: StandInTelegram, answers: 
         engine = make_engine(url)
         async with make_sessionmaker(engine)() as s:
             tickets = await s.scalar(select(func.count()).select_from(Ticket))
+            inbox_rows = dict((await s.execute(select(InboundUpdate.status, func.count())
+                                               .group_by(InboundUpdate.status))).all())
         await engine.dispose()
     finally:
         _stop(procs)
         await drop()
     return {"procs": n_procs, "updates_per_s": len(lat) / wall, "p50_ms": pct(lat, 0.5) * 1000,
-            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets": tickets}
+            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets": tickets, "inbox": inbox_rows,
+            "no_submit_button": answers.no_submit_button}
 
 
 async def bench_echo(standin: StandInTelegram, answers: Answers, conversations: int, concurrency: int,
