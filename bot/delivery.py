@@ -91,14 +91,30 @@ class InboxWorker:
         except Exception as e:
             # The error text stays in the database for staff; the log gets no message content.
             log.warning("update %s failed on attempt %s: %s", row.update_id, row.attempts, type(e).__name__)
-            await self._failed(row, f"{type(e).__name__}: {e}")
+            error = f"{type(e).__name__}: {e}"
+            await self._settle(row, "failed", lambda r: self._failed(r, error))
         else:
-            async with self.ctx.sessionmaker() as session:
-                await inbox.mark_done(session, row.update_id, worker=self.worker, now=self.ctx.clock.now())
+            await self._settle(row, "done", self._done)
             self.handled += 1
         finally:
             self.in_hand.pop(row.update_id, None)
             self._wake.set()  # a slot is free, and this chat's next update may now be due
+
+    async def _settle(self, row: inbox.Claimed, what: str, write) -> None:
+        """Record the outcome, retrying a database hiccup (e.g. PostgreSQL out of connections): if it cannot be
+        recorded the lease runs out and the update is handled again — at least once, never lost."""
+        for attempt in range(5):
+            try:
+                await write(row)
+                return
+            except Exception as e:
+                log.warning("update %s: marking %s failed (%s), attempt %s", row.update_id, what,
+                            type(e).__name__, attempt + 1)
+                await asyncio.sleep(0.2 * 2 ** attempt)
+
+    async def _done(self, row: inbox.Claimed) -> None:
+        async with self.ctx.sessionmaker() as session:
+            await inbox.mark_done(session, row.update_id, worker=self.worker, now=self.ctx.clock.now())
 
     async def _failed(self, row: inbox.Claimed, error: str) -> None:
         now = self.ctx.clock.now()

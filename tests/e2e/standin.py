@@ -37,6 +37,7 @@ class StandInTelegram:
         self.sent: list[dict[str, Any]] = []
         self.calls: Counter[str] = Counter()
         self.webhook: dict[str, Any] = {}
+        self.allowed_updates: list[str] | None = None
         self.backends: list[str] | None = None  # play a load balancer in front of several processes
         self.forwarded: Counter[str] = Counter()  # backend -> 2xx deliveries
         self._ids = itertools.count(1)
@@ -144,6 +145,7 @@ class StandInTelegram:
             return await self._get_updates(params)
         if method == "setWebhook":
             self.webhook = {"url": params.get("url", ""), "secret": params.get("secret_token")}
+            self.allowed_updates = params.get("allowed_updates")
             self._wake()
             return self._ok(True)
         if method == "deleteWebhook":

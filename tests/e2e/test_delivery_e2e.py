@@ -129,6 +129,8 @@ def test_webhook_mode_survives_sigkill_mid_stream(tmp_path: Path, standin: Stand
     proc = Proc(env, log)
     standin.wait(lambda: standin.webhook.get("url"), 20, "setWebhook at start-up")
     assert standin.webhook == {"url": f"http://127.0.0.1:{port}{HOOK}", "secret": SECRET}
+    # allowed_updates is what the Dispatcher's routers use (payments included), not Telegram's default
+    assert {"message", "callback_query", "pre_checkout_query"} <= set(standin.allowed_updates or [])
 
     forged_chat = 6_999_999_999
     forged = {"update_id": 10**9, "message": {"message_id": 1, "date": 1, "text": "/start",

@@ -164,3 +164,33 @@ async def test_the_worker_starts_the_dispatcher_like_polling_did(ctx: AppContext
     await worker.stop(1)
     await task
     assert events == ["up:True", "down"]
+
+
+async def test_a_database_hiccup_when_marking_done_is_retried_not_left_to_a_second_handling(
+        ctx: AppContext, monkeypatch) -> None:
+    """Seen in bench/updates with 4 processes: PostgreSQL out of connections at the moment of "done"."""
+    ctx.settings.inbox.poll_interval = 0.05
+    async with ctx.sessionmaker() as s:
+        await inbox.store(s, [raw_text(3, 961, "once")], now=ctx.clock.now())
+    real = inbox.mark_done
+    calls = []
+
+    async def flaky(*a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("sorry, too many clients already")
+        return await real(*a, **kw)
+
+    monkeypatch.setattr(inbox, "mark_done", flaky)
+    rec = Recorder()
+    worker = InboxWorker(ctx, MockedBot(), rec.dispatcher())
+    task = asyncio.create_task(worker.run())
+
+    async def done() -> bool:
+        async with ctx.sessionmaker() as s:
+            return (await s.get(InboundUpdate, 3)).status == inbox.DONE
+
+    await _wait(done)
+    await worker.stop(1)
+    await task
+    assert rec.seen == [(961, "once")] and len(calls) == 2
