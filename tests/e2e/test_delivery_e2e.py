@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text
 
 from core import outbox
 from core.clock import SystemClock
+from core.scheduler import LEADER_LOCK
 from db.models import InboundUpdate
 from db.session import make_engine, make_sessionmaker
 from tests.e2e.conftest import ROOT, free_port
@@ -216,7 +217,11 @@ async def _pg_facts(url: str) -> tuple[dict[str, int], int]:
     async with make_sessionmaker(engine)() as s:
         statuses = dict((await s.execute(select(InboundUpdate.status, func.count())
                                          .group_by(InboundUpdate.status))).all())
-        leaders = await s.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+        # Only this database's scheduler lock: other databases on the server (other test runs) have their own.
+        leaders = await s.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :hi AND objid = :lo"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"hi": LEADER_LOCK >> 32, "lo": LEADER_LOCK & 0xFFFFFFFF})
     await engine.dispose()
     return statuses, leaders
 
