@@ -33,19 +33,22 @@ def split_clauses(text: str, max_input: int) -> list[str]:
     return parts[-MAX_CLAUSES:]
 
 
-def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, np.ndarray]
-                  ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, np.ndarray],
+                  cand: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Scores and signals where a clause beats the whole message for a topic, and which topics a
-    clause won. The inputs are not written to (they may be shared arrays)."""
+    clause won. ``scores`` and ``sig`` are over ``cand`` (None: every topic); they are not written
+    to (they may be shared arrays)."""
     best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
     # Clauses are scored in the compact index of the message's best topics.
     only = None
     idx = np.arange(len(scores))
     if scorer._n_topics > scoring.CLAUSE_TOPICS:
         only = idx = np.sort(np.asarray(scorer._top(scores, scoring.CLAUSE_TOPICS), dtype=np.int64))
+        if cand is not None:  # candidates are sorted: the topic ids stay sorted
+            only = cand[idx]
     merged = False
     for part in split_clauses(text, scorer._max_input):
-        csig, cunits = scorer._signals(part, only, compact=True)
+        csig, cunits, _ = scorer._signals(part, only, compact=True)
         if cunits < MIN_CLAUSE_UNITS or len(csig["cov"]) != len(idx):
             continue
         cscores = CLAUSE_DISCOUNT * scorer._mix(csig)

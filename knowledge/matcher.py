@@ -92,19 +92,29 @@ class Matcher(Scorer):
     def evidence(self, text: str) -> tuple[np.ndarray, list[int], np.ndarray | None]:
         """Scores of every topic (the best of the whole message and its clauses), the top
         indices, and the calibration features of the best topic (None: nothing matched)."""
-        sig, n_units = self._signals(text)
+        scores, top_idx, x, cand = self._evidence(text)
+        if cand is None:
+            return scores, top_idx, x
+        full = np.zeros(self._n_topics)  # topics outside the candidates score 0
+        full[cand] = scores
+        return full, [int(cand[i]) for i in top_idx], x
+
+    def _evidence(self, text: str) -> tuple[np.ndarray, list[int], np.ndarray | None, np.ndarray | None]:
+        """`evidence` over the candidate topics ``cand`` (None: every topic): in a large catalogue,
+        mixing and ranking 20,000 mostly-zero columns cost more than the scoring itself."""
+        sig, n_units, cand = self._signals(text, compact=True)
         scores = self._mix(sig)
         best_sig, clause_won = sig, np.zeros(len(scores), dtype=bool)
         if n_units > LONG_UNITS and not self._confident(scores, sig, n_units):
-            scores, best_sig, clause_won = merge_clauses(self, text, scores, sig)
+            scores, best_sig, clause_won = merge_clauses(self, text, scores, sig, cand)
         top_idx = self._top(scores, MAX_ALTERNATIVES + 1)
         if not top_idx:
-            return scores, top_idx, None
+            return scores, top_idx, None, cand
         b = top_idx[0]
         second = float(scores[top_idx[1]]) if len(top_idx) > 1 else 0.0
         x = feature_vector(float(scores[b]), second, {k: float(v[b]) for k, v in best_sig.items()}, n_units,
                            bool(clause_won[b]))
-        return scores, top_idx, x
+        return scores, top_idx, x, cand
 
     def _confident(self, scores: np.ndarray, sig: dict[str, np.ndarray], n_units: int) -> bool:
         """The whole message already gets a confident answer: its clauses need not be scored
@@ -121,10 +131,11 @@ class Matcher(Scorer):
         """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the
         sandbox and `onestop ask` share). `lang` is accepted for symmetry; the text's own script
         decides how it is read, so a zh user typing English still matches."""
-        scores, top_idx, x = self.evidence(text)
+        scores, top_idx, x, cand = self._evidence(text)
         if x is None:
             return MatchResult("off_topic", None, 0.0, [])
-        ranked = [(self.slugs[i], float(scores[i])) for i in top_idx]
+        ids = top_idx if cand is None else [int(cand[i]) for i in top_idx]
+        ranked = [(self.slugs[t], float(scores[i])) for t, i in zip(ids, top_idx, strict=True)]
         best, top = ranked[0]
         outcome, confidence = self.calibration.decide(x)
         if outcome == "answer" and len(ranked) > 1 and top - ranked[1][1] < TIE_MARGIN:

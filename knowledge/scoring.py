@@ -108,8 +108,9 @@ class Scorer(TopicIndex):
         return self._signals(text)[0]
 
     def _signals(self, text: str, only: np.ndarray | None = None, *, compact: bool = False
-                 ) -> tuple[dict[str, np.ndarray], int]:
-        """Per-topic evidence (and the number of units of the question), each in 0..1:
+                 ) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
+        """Per-topic evidence, the number of units of the question, and with ``compact`` the
+        topics the arrays stand for (None: every topic, in catalogue order). Signals, each in 0..1:
 
         cov   share of the question's characters/words the topic explains
         idf   IDF-weighted share of the question's features found in the topic
@@ -123,7 +124,8 @@ class Scorer(TopicIndex):
         q, units = self._query(text)
         if not q or not n:
             z = np.zeros(n)
-            return {"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units)
+            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units),
+                    None)
         post = self._topic_post
         cand = self._candidates(q, units) if only is None else only
         if cand is not None:
@@ -174,8 +176,9 @@ class Scorer(TopicIndex):
         matched = [(f, w) for f, w in q.items() if f in post]
         if not matched:
             z = np.zeros(n)
-            return _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
-                           None if compact else cand, n_all if not compact else n, known), len(units)
+            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
+                          None if compact else cand, n_all if not compact else n, known)
+            return sig, len(units), cand if compact else None
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
         t_lists = [post[f] for f, _ in matched]
         t_lens = np.fromiter(map(len, t_lists), dtype=np.int64, count=len(t_lists))
@@ -209,7 +212,8 @@ class Scorer(TopicIndex):
         np.maximum.at(best_dice, topic_of, 2.0 * ov / (wq + self._phrase_weight[hit]))
         np.maximum.at(best_name, topic_of, ov * self._name_inv_weight[hit])  # ov / pw for names, else 0
         out["dice"], out["name"] = best_dice, best_name
-        return _expand(out, None if compact else cand, n_all if not compact else n, known), len(units)
+        return (_expand(out, None if compact else cand, n_all if not compact else n, known), len(units),
+                cand if compact else None)
 
     def _overlap_by_postings(self, matched: list[tuple[str, float]], weights: np.ndarray, cand: np.ndarray | None,
                              pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
