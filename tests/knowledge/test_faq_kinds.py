@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from knowledge import matcher as matcher_module
+from knowledge import scoring as scoring_module
 from knowledge.calibration import CALIBRATION_FILE, FEATURES, Calibration, fit_logistic
 from knowledge.catalogue import Catalogue
 from knowledge.matcher import Matcher
@@ -116,8 +116,8 @@ def test_candidate_pruning_keeps_the_ranking(real_catalogue: Catalogue, monkeypa
     """Above CANDIDATE_BUDGET topics only the topics of the rarest features are scored; on the real
     catalogue with a tiny budget the best topic of ordinary questions is unchanged."""
     full = Matcher(real_catalogue)
-    monkeypatch.setattr(matcher_module, "CANDIDATE_BUDGET", 8)
-    monkeypatch.setattr(matcher_module, "CLAUSE_TOPICS", 4)
+    monkeypatch.setattr(scoring_module, "CANDIDATE_BUDGET", 8)
+    monkeypatch.setattr(scoring_module, "CLAUSE_TOPICS", 4)
     pruned = Matcher(real_catalogue, calibration=full.calibration)
     for q in ("燃气过户要带什么材料", "水表不准想验表", "how do i pay my water bill", "燃气卡丢了怎么补",
               "我一个人住，一个月大概用八九方水，想知道一方水现在到底多少钱，是不是分几档的"):

@@ -1,0 +1,75 @@
+"""Dump the matcher's outcome for every benchmark question, to prove a refactor changes nothing.
+
+    .venv/bin/python -m bench.faq.outcomes --out /tmp/before.tsv     # before a change
+    .venv/bin/python -m bench.faq.outcomes --compare /tmp/before.tsv  # after: exit 1 on any difference
+
+One line per (catalogue, set, question): outcome, topic, score and confidence (rounded to 1e-9, so
+summation order does not count as a change) and the offered alternatives, on the real, the
+2,000-topic and the 20,000-topic catalogues (issue 14: no speed change may move an outcome).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.faq.run import (  # noqa: E402
+    BLINDSET,
+    DEVSET,
+    LARGE_SIZE,
+    SYNTHETIC_SIZE,
+    TESTSET,
+    load_real,
+    read_cases,
+    synthetic_catalogue,
+)
+from knowledge.matcher import Matcher  # noqa: E402
+
+
+def dump(sizes: Sequence[int]) -> list[str]:
+    real = load_real()
+    sets = {"dev": read_cases(DEVSET), "heldout": read_cases(TESTSET), "blind": read_cases(BLINDSET)}
+    lines: list[str] = []
+    for size in sizes:
+        t0 = time.perf_counter()
+        matcher = Matcher(real if size <= len(real) else synthetic_catalogue(real, size))
+        print(f"{size} topics: index {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        for name, cases in sets.items():
+            for c in cases:
+                r = matcher.match(c.question)
+                alts = ",".join(f"{s}:{v:.9f}" for s, v in r.alternatives)
+                lines.append(f"{size}\t{name}\t{c.question}\t{r.outcome}\t{r.topic}\t{r.score:.9f}"
+                             f"\t{r.confidence:.9f}\t{alts}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--compare", type=Path)
+    ap.add_argument("--sizes", default=f"32,{SYNTHETIC_SIZE},{LARGE_SIZE}")
+    args = ap.parse_args(argv)
+    lines = dump([int(s) for s in args.sizes.split(",")])
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.compare:
+        before = args.compare.read_text(encoding="utf-8").splitlines()
+        diff = [(a, b) for a, b in zip(before, lines, strict=False) if a != b]
+        if len(before) != len(lines):
+            print(f"{len(before)} lines before, {len(lines)} now", file=sys.stderr)
+        for a, b in diff[:20]:
+            print(f"- {a}\n+ {b}", file=sys.stderr)
+        print(f"{len(lines)} outcomes, {len(diff)} differ", file=sys.stderr)
+        return 1 if diff or len(before) != len(lines) else 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

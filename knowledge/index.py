@@ -1,0 +1,170 @@
+"""The matcher's index over a catalogue, built once, and the query side of it.
+
+Every title, question and keyword of every topic, in both languages, is turned into features
+(knowledge/features.py). A feature weighs its type weight x IDF over topics, so words that name
+one business (过户, transfer) count far more than words every topic shares (燃气, gas). Stored:
+topic and phrase postings per feature, each phrase's weight, a phrase -> feature table, the
+utility cues learnt from the topics, and the English vocabulary for typo correction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.catalogue import Catalogue
+from knowledge.features import (
+    TYPO_ANY_FIRST_LETTER,
+    TYPO_PENALTY,
+    Unit,
+    features,
+    max_edits,
+    query_units,
+    run_features,
+    topic_phrases,
+)
+from knowledge.models import Topic, Utility
+from knowledge.normalize import MAX_INPUT_CHARS, clean, tokenize
+
+# A feature never seen in any topic weighs like one seen in this share of topics: unknown words
+# must pull coverage down (off-topic), but not so hard that one chatty word sinks a question.
+UNKNOWN_DF_SHARE = 0.02
+# A feature is a utility cue (gas / water / power) when at least UTILITY_CUE_SHARE of the
+# non-general topics using it belong to one utility and it appears in at least
+# UTILITY_CUE_SPREAD of that utility's topics (knowledge/scoring.py scales the other utilities).
+UTILITY_CUE_SHARE = 0.7
+UTILITY_CUE_SPREAD = 0.4
+
+
+class TopicIndex:
+    """Postings, IDF and cues of a catalogue; read-only once built (thread-safe)."""
+
+    def __init__(self, catalogue: Catalogue | Iterable[Topic], *,
+                 max_input_chars: int = MAX_INPUT_CHARS, extra: Iterable[tuple[str, str]] = ()) -> None:
+        """``extra``: (slug, question) paraphrases learnt from residents (console), indexed like the
+        topic's own sample questions; unknown slugs are ignored."""
+        topics = list(catalogue)
+        extras: dict[str, list[str]] = defaultdict(list)
+        for slug, text in extra:
+            extras[slug].append(text)
+        self.slugs: list[str] = [t.slug for t in topics]
+        self._max_input = max_input_chars
+        n = self._n_topics = len(topics)
+        phrase_feats: list[dict[str, float]] = []
+        phrase_topic: list[int] = []
+        phrase_is_name: list[bool] = []
+        topic_feats: list[set[str]] = []
+        for ti, topic in enumerate(topics):
+            seen: set[str] = set()
+            for text, is_name in [*topic_phrases(topic), *((x, False) for x in extras.get(topic.slug, ()))]:
+                feats = features(text)
+                if feats:
+                    phrase_feats.append(feats)
+                    phrase_topic.append(ti)
+                    phrase_is_name.append(is_name)
+                    seen.update(feats)
+            topic_feats.append(seen)
+
+        df: dict[str, int] = defaultdict(int)
+        for feats in topic_feats:
+            for f in feats:
+                df[f] += 1
+        self._idf: dict[str, float] = {f: self._idf_of(d) for f, d in df.items()}
+        self._unknown_idf = self._idf_of(max(1.0, UNKNOWN_DF_SHARE * n))
+
+        t_post: dict[str, list[int]] = defaultdict(list)
+        for ti, feats in enumerate(topic_feats):
+            for f in feats:
+                t_post[f].append(ti)
+        p_post: dict[str, list[int]] = defaultdict(list)
+        p_weight = np.zeros(len(phrase_feats))
+        for pi, feats in enumerate(phrase_feats):
+            for f, w in feats.items():
+                p_post[f].append(pi)
+                p_weight[pi] += w * self._idf[f]
+        # Postings are unique within a feature, so `array[postings] += w` needs no np.add.at.
+        self._topic_post = {f: np.asarray(v, dtype=np.int32) for f, v in t_post.items()}
+        self._phrase_post = {f: np.asarray(v, dtype=np.int32) for f, v in p_post.items()}
+        self._phrase_weight = p_weight
+        self._phrase_is_name = np.asarray(phrase_is_name, dtype=bool)
+        self._phrase_topic = np.asarray(phrase_topic, dtype=np.int32)
+        # Phrases are stored topic by topic: topic t owns phrases [start[t], start[t+1]). With a
+        # phrase -> feature table (CSR), the overlap of a few topics' phrases is read directly
+        # (clauses of long messages are scored against the message's best topics only).
+        self._topic_phrase_start = np.searchsorted(self._phrase_topic, np.arange(n + 1)).astype(np.int64)
+        self._feature_id = {f: i for i, f in enumerate(p_post)}
+        self._pf_indptr = np.zeros(len(phrase_feats) + 1, dtype=np.int64)
+        self._pf_indptr[1:] = np.cumsum([len(feats) for feats in phrase_feats])
+        self._pf_ids = np.fromiter((self._feature_id[f] for feats in phrase_feats for f in feats), dtype=np.int32,
+                                   count=int(self._pf_indptr[-1]))
+        # 1 / weight for names (titles, keywords), 0 for questions: name containment is one product.
+        # (Weights are > 0: a phrase without features is never indexed.)
+        self._name_inv_weight = np.where(self._phrase_is_name, 1.0 / np.maximum(p_weight, 1e-12), 0.0)
+
+        # Utility cues, learned from the topics themselves: a word that (nearly) only one utility
+        # uses, and that most of that utility's topics use — a name of the utility (燃气, 水费,
+        # water), not the word of one business (抄表, reading) that happens to be gas-only.
+        self._utility = np.asarray([t.utility.value for t in topics])
+        per_utility = {u: int((self._utility == u).sum()) for u in set(self._utility.tolist())}
+        self._cue: dict[str, str] = {}
+        for f, posting in t_post.items():
+            if f[0] not in "bpwv":
+                continue
+            utils = [topics[i].utility.value for i in posting if topics[i].utility is not Utility.general]
+            if len(utils) < 2:
+                continue
+            top = max(set(utils), key=utils.count)
+            if (utils.count(top) >= UTILITY_CUE_SHARE * len(utils)
+                    and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
+                self._cue[f] = top
+
+        self._vocab = sorted({f[2:] for f in df if f.startswith("w:")})
+        self._vocab_set = frozenset(self._vocab)
+        self._correct = lru_cache(maxsize=4096)(self._correct_uncached)
+
+    def _idf_of(self, df: float) -> float:
+        return math.log(1.0 + (self._n_topics - df + 0.5) / (df + 0.5))
+
+    # --- query path ------------------------------------------------------------------------------
+
+    def _correct_uncached(self, word: str) -> tuple[str, float] | None:
+        """Closest index word to an unknown English word, with a weight factor, or None."""
+        edits = max_edits(word)
+        if not edits or not self._vocab or word.isdigit():
+            return None
+        hit = process.extractOne(word, self._vocab, scorer=OSA.distance, score_cutoff=edits)
+        if hit is None:
+            return None
+        # A short word with another first letter is more often a different real word than a
+        # typo ("hold" is not "cold", "see" is not "fee"): people rarely mistype the first letter.
+        if hit[0][0] != word[0] and len(word) < TYPO_ANY_FIRST_LETTER:
+            return None
+        return hit[0], TYPO_PENALTY ** hit[1]
+
+    def _query(self, text: str) -> tuple[dict[str, float], list[Unit]]:
+        """IDF-weighted features of a question, and its units (characters / English words),
+        each with the features that would explain it and how well."""
+        zh_runs, en_words = tokenize(clean(text, self._max_input))
+        factors: dict[str, float] = {}
+        fixed: list[str] = []
+        for word in en_words:
+            hit = None if word in self._vocab_set else self._correct(word)
+            fixed.append(word if hit is None else hit[0])
+            if hit is not None:
+                factors[hit[0]] = min(factors.get(hit[0], 1.0), hit[1])
+        feats: dict[str, float] = {}
+        for f, w in run_features(zh_runs, fixed).items():
+            if f.startswith("w:"):
+                w *= factors.get(f[2:], 1.0)
+            feats[f] = w * self._idf.get(f, self._unknown_idf)
+        return feats, query_units(zh_runs, fixed, factors)
+
+    def query_features(self, text: str) -> dict[str, float]:
+        """IDF-weighted features of a question (English typos mapped onto known words)."""
+        return self._query(text)[0]

@@ -1,0 +1,311 @@
+"""Scoring a question against the index: per-topic evidence and the 0-100 score.
+
+Per question, the postings of its features are gathered once and scattered with a handful of
+numpy calls (no per-topic Python loop), giving for every topic:
+
+* cov  — share of the question's characters / words the topic explains (a character counts
+  fully when it is part of a bigram the topic uses, less through a homophone, little alone);
+  off-topic questions are mostly unexplained, whatever the best topic is;
+* idf  — IDF-weighted share of the question's features found in the topic (discriminates);
+* dice — weighted Dice similarity with the topic's closest single phrase;
+* name — how completely the question contains one of the topic's titles / keywords;
+* util — a question that names one utility (燃气, 水费, electricity...) scales the topics of the
+  other utilities down; the cues are learnt from the topics, not listed by hand.
+
+Above CANDIDATE_BUDGET topics only the topics of the question's most selective features are
+scored, in a compact index space (bench/faq/README.md for the figures).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from knowledge.features import COVER_PINYIN, Unit
+from knowledge.index import TopicIndex
+from knowledge.models import Utility
+
+# A question cueing exactly one utility (knowledge/index.py) scales the other utilities' topics.
+UTILITY_MISMATCH = 0.75
+# Mixing of the signals into the 0-100 score.
+MIX_COVERAGE = 0.4
+MIX_IDF = 0.2
+MIX_DICE = 0.2
+MIX_NAME = 0.2
+# Above this many topics a question is scored against the topics of its most selective features
+# only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
+CANDIDATE_BUDGET = 2500
+PHRASE_POSTING_CAP = 8 * CANDIDATE_BUDGET
+CLAUSE_TOPICS = 64
+
+
+def _expand(out: dict[str, np.ndarray], cand: np.ndarray | None, n_all: int, known: float) -> dict[str, np.ndarray]:
+    """Per-topic arrays in catalogue order (topics outside the candidates score 0), plus `known`."""
+    if cand is not None:
+        for k, v in out.items():
+            full = np.ones(n_all) if k == "util" else np.zeros(n_all)
+            full[cand] = v
+            out[k] = full
+    out["known"] = np.full(n_all, known)
+    return out
+
+
+def _columns(entries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(entries, return_inverse=True) for topic ids in [0, n), without sorting: a mark
+    array is O(n + len(entries)); the sort of ~50,000 postings was most of a long question's cost."""
+    mark = np.zeros(n, dtype=bool)
+    mark[entries] = True
+    touched = np.flatnonzero(mark)
+    col = np.empty(n, dtype=np.int64)
+    col[touched] = np.arange(len(touched))
+    return touched, col[entries]
+
+
+class _Restricted:
+    """Topic postings seen through the candidate filter: compact candidate indices only.
+
+    A posting list is sorted (topics are indexed in order); for a handful of candidates (the
+    clauses of a long message) a binary search per candidate beats reading a long posting list."""
+
+    __slots__ = ("_few", "_memo", "_only", "_pos", "_post")
+
+    def __init__(self, post: dict[str, np.ndarray], pos: np.ndarray, only: np.ndarray) -> None:
+        self._post, self._pos, self._only = post, pos, only
+        self._few = len(only) <= CLAUSE_TOPICS
+        self._memo: dict[str, np.ndarray] = {}  # a feature is read for coverage, IDF and evidence
+
+    def get(self, f: str) -> np.ndarray | None:
+        hit = self._memo.get(f)
+        if hit is None:
+            tp = self._post.get(f)
+            if tp is None:
+                return None
+            hit = self._memo[f] = self._filter(tp)
+        return hit
+
+    def _filter(self, tp: np.ndarray) -> np.ndarray:
+        if self._few and len(tp) > 4 * len(self._only):
+            at = np.minimum(np.searchsorted(tp, self._only), len(tp) - 1)
+            return np.flatnonzero(tp[at] == self._only)
+        p = self._pos[tp]
+        return p[p >= 0]
+
+    def __contains__(self, f: str) -> bool:
+        return f in self._post
+
+    def __getitem__(self, f: str) -> np.ndarray:
+        hit = self.get(f)
+        if hit is None:
+            raise KeyError(f)
+        return hit
+
+
+class Scorer(TopicIndex):
+    """Per-topic signals and scores of a question; pure CPU and thread-safe."""
+
+    def signals(self, text: str) -> dict[str, np.ndarray]:
+        return self._signals(text)[0]
+
+    def _signals(self, text: str, only: np.ndarray | None = None, *, compact: bool = False
+                 ) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
+        """Per-topic evidence, the number of units of the question, and with ``compact`` the
+        topics the arrays stand for (None: every topic, in catalogue order). Signals, each in 0..1:
+
+        cov   share of the question's characters/words the topic explains
+        idf   IDF-weighted share of the question's features found in the topic
+        mass  IDF weight of the word-level features found, in units of one word unique to a
+              topic (absolute, not a share): how much specific evidence there is
+        dice  weighted Dice similarity with the topic's closest phrase
+        name  how completely the question contains one of the topic's names (title/keywords)
+        util  1, or UTILITY_MISMATCH if the question names another utility
+        """
+        n_all = n = self._n_topics
+        q, units = self._query(text)
+        if not q or not n:
+            z = np.zeros(n)
+            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units),
+                    None)
+        post = self._topic_post
+        cand = self._candidates(q, units) if only is None else only
+        if cand is not None:
+            # Large catalogue: work on the candidate topics only, in a compact index space.
+            pos = np.full(n_all, -1, dtype=np.int64)
+            pos[cand] = np.arange(len(cand))
+            post = _Restricted(post, pos, cand)
+            n = len(cand)
+        ones = np.ones(n)
+
+        # Coverage: a (units x touched topics) matrix holding, per unit, the best level at which
+        # each topic explains it — one unbuffered np.maximum.at over all (unit, topic) postings.
+        # Only topics some unit touches get a column, so the matrix does not grow with the
+        # catalogue (at 20,000 topics a dense one was most of the cost of a question).
+        # Identical units (a repeated word, a pasted question) are computed once and counted.
+        counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
+        for unit in units:
+            counts[tuple(unit)] += 1
+        unit_of: list[int] = []
+        levels: list[float] = []
+        cols: list[np.ndarray] = []
+        for ui, unit in enumerate(counts):
+            for f, lvl in unit:
+                tp = post.get(f)
+                if tp is not None:
+                    unit_of.append(ui)
+                    levels.append(lvl)
+                    cols.append(tp)
+        cov = np.zeros(n)
+        if cols:
+            lens = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
+            touched, col = _columns(np.concatenate(cols), n)
+            width = len(touched)
+            level = np.zeros(len(counts) * width, dtype=np.float32)
+            np.maximum.at(level, np.repeat(np.asarray(unit_of, dtype=np.int64) * width, lens) + col,
+                          np.repeat(np.asarray(levels, dtype=np.float32), lens))
+            mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            level = level.reshape(len(counts), width)
+            cov[touched] = (mult @ level).astype(np.float64) / len(units)
+            # Share of the question some topic explains at word level (bigram or homophone): whole
+            # words no topic uses ("天气", "股票") mark off-topic questions whatever topic is best.
+            known = float(mult @ (level.max(axis=1) >= COVER_PINYIN)) / len(units)
+        else:
+            known = 0.0
+
+        # IDF share and phrase overlap: one weighted bincount each over all matched postings.
+        wq = sum(q.values())
+        matched = [(f, w) for f, w in q.items() if f in post]
+        if not matched:
+            z = np.zeros(n)
+            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
+                          None if compact else cand, n_all if not compact else n, known)
+            return sig, len(units), cand if compact else None
+        weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
+        t_lists = [post[f] for f, _ in matched]
+        t_lens = np.fromiter(map(len, t_lists), dtype=np.int64, count=len(t_lists))
+        cues: dict[str, float] = defaultdict(float)
+        for f, w in matched:
+            if f in self._cue:
+                cues[self._cue[f]] += w
+        t_all = np.concatenate(t_lists)
+        w_all = np.repeat(weights, t_lens)
+        idf = np.bincount(t_all, w_all, minlength=n) / wq
+        # Evidence counts word-level features only — pinyin bigrams (every Chinese word match,
+        # exact or homophone, has one), English words and word pairs — so a Chinese word and an
+        # English word weigh alike (characters and character bigrams would count Chinese twice).
+        word_level = np.repeat(np.fromiter((f[0] in "wv" or (f[0] == "p" and "|" in f) for f, _ in matched),
+                                           dtype=bool, count=len(matched)), t_lens)
+        # In units of "one word found in a single topic", so the gate means the same for 30
+        # topics or 2,000.
+        mass = np.bincount(t_all[word_level], w_all[word_level], minlength=n) / self._idf_of(1)
+        util = ones
+        if len(cues) == 1:
+            (cued,) = cues
+            utility = self._utility if cand is None else self._utility[cand]
+            util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
+        out = {"cov": cov, "idf": idf, "mass": mass, "util": util}
+        if only is not None and len(only) <= CLAUSE_TOPICS:
+            hit, topic_of, ov = self._overlap_of_topics(only, matched)
+        else:
+            hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
+        best_dice = np.zeros(n)
+        best_name = np.zeros(n)
+        np.maximum.at(best_dice, topic_of, 2.0 * ov / (wq + self._phrase_weight[hit]))
+        np.maximum.at(best_name, topic_of, ov * self._name_inv_weight[hit])  # ov / pw for names, else 0
+        out["dice"], out["name"] = best_dice, best_name
+        return (_expand(out, None if compact else cand, n_all if not compact else n, known), len(units),
+                cand if compact else None)
+
+    def _overlap_by_postings(self, matched: list[tuple[str, float]], weights: np.ndarray, cand: np.ndarray | None,
+                             pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overlap of every touched phrase (phrase ids, their topics in the working index, overlap)."""
+        # Computed on the touched phrases only (a few thousand of ~37,000 at 2,000 topics):
+        # weighted bincount, then (by the caller) a per-topic maximum over those phrases.
+        p_lists = [self._phrase_post[f] for f, _ in matched]
+        p_weights = weights
+        if cand is not None:
+            # Large catalogue: features found in more phrases than the candidates have in all
+            # (single common characters) are left out of the phrase overlap. Their IDF weight is
+            # small, and reading their postings was most of the cost of a question at 20,000 topics.
+            keep_f = np.fromiter((len(p) <= PHRASE_POSTING_CAP for p in p_lists), dtype=bool, count=len(p_lists))
+            if not keep_f.all() and keep_f.any():
+                p_lists = [p for p, k in zip(p_lists, keep_f, strict=True) if k]
+                p_weights = weights[keep_f]
+        p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
+        ov_all = np.bincount(np.concatenate(p_lists), np.repeat(p_weights, p_lens))
+        hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
+        topic_of = self._phrase_topic[hit]
+        if pos is not None:
+            topic_of = pos[topic_of]
+            keep = topic_of >= 0
+            hit, topic_of = hit[keep], topic_of[keep]
+        return hit, topic_of, ov_all[hit]
+
+    def _overlap_of_topics(self, only: np.ndarray, matched: list[tuple[str, float]]
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overlap of every phrase of a few topics, read from the phrase -> feature table."""
+        wvec = np.zeros(len(self._feature_id) + 1)
+        for f, w in matched:
+            fid = self._feature_id.get(f)
+            if fid is not None:
+                wvec[fid] = w
+        starts, ends = self._topic_phrase_start[only], self._topic_phrase_start[only + 1]
+        counts = ends - starts
+        phrases = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        topic_of = np.repeat(np.arange(len(only)), counts)
+        lo, hi = self._pf_indptr[phrases], self._pf_indptr[phrases + 1]
+        lens = hi - lo
+        entries = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        ov = np.bincount(np.repeat(np.arange(len(phrases)), lens), wvec[self._pf_ids[entries]],
+                         minlength=len(phrases))
+        keep = ov > 0
+        return phrases[keep], topic_of[keep], ov[keep]
+
+    def _candidates(self, q: dict[str, float], units: list[Unit]) -> np.ndarray | None:
+        """Topics worth scoring in a large catalogue (None: score them all).
+
+        The union of the postings of the question's most selective features, rarest first, until
+        CANDIDATE_BUDGET topics: a topic sharing only common characters (水, 气, 申请) with the
+        question cannot outrank one that shares a rare word. Small catalogues are scored whole.
+        """
+        if self._n_topics <= CANDIDATE_BUDGET:
+            return None
+        post = self._topic_post
+        feats = {f for f in q if f in post}
+        feats.update(f for unit in units for f, _lvl in unit if f in post)
+        if not feats:
+            return None
+        chosen: list[np.ndarray] = []
+        total = 0
+        for f in sorted(feats, key=lambda f: len(post[f])):
+            size = len(post[f])
+            if chosen and total + size > CANDIDATE_BUDGET:
+                break
+            chosen.append(post[f])
+            total += size
+        return _columns(np.concatenate(chosen), self._n_topics)[0]
+
+    @staticmethod
+    def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
+        mix = MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
+        return 100.0 * s["util"] * mix
+
+    def scores(self, text: str) -> np.ndarray:
+        """Score 0-100 of every topic (index order) for a question."""
+        return self._mix(self.signals(text))
+
+    @staticmethod
+    def _top(scores: np.ndarray, k: int) -> list[int]:
+        # Only positive scores count; partitioning them alone also avoids argpartition's slow
+        # path on the many tied zeros of a large catalogue.
+        pos = np.flatnonzero(scores > 0)
+        if not len(pos) or k <= 0:
+            return []
+        sub = -scores[pos]
+        k = min(k, len(pos))
+        idx = np.argpartition(sub, k - 1)[:k]
+        return pos[idx[np.argsort(sub[idx], kind="stable")]].tolist()
+
+    def rank(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """The k best topics with their scores, best first (zero scores left out)."""
+        s = self.scores(text)
+        return [(self.slugs[i], float(s[i])) for i in self._top(s, k)]
