@@ -68,8 +68,9 @@ async def test_new_resident_links_by_sharing_her_own_number_then_sees_balance_an
     screen = await lina.tap("🔔")
     assert "runs low" in screen.texts[0] and any("🔕" in b for b in screen.flat)
     assert (await links(demo, LINA))[0].alerts_enabled is True
-    await lina.tap("🔕")
+    screen = await lina.tap("🔕")
     assert (await links(demo, LINA))[0].alerts_enabled is False
+    assert "Notices of unpaid bills still come" in screen.texts[0]  # R11: the payment notice is not optional
 
     # Back from the balance goes to the list of accounts, never into the finished linking form.
     screen = await lina.back()

@@ -208,7 +208,7 @@ class Account(Page):
             if await accounts.set_alerts(g.session, resident_id=g.resident.id, account_id=g.data.get("acc") or 0,
                                          enabled=on) is not None:
                 await g.say(_("🔔 Done. We will tell you when the money runs low or a bill is unpaid.") if on
-                            else _("🔕 Done. No more alerts for this account."))
+                            else _("🔕 Done. No more low-credit alerts. Notices of unpaid bills still come."))
         elif key == "topup":
             g.go(TOPUP)
         elif key == "link":
