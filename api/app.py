@@ -149,3 +149,6 @@ def _include_routers(app: FastAPI) -> None:
     from api.console import reconnection as console_reconnection  # issue 15: R11 reconnection queue
 
     app.include_router(console_reconnection.router)
+    from api.console import proxy as console_proxy  # issue 15: R16 assisted-service desk
+
+    app.include_router(console_proxy.router)

@@ -54,6 +54,7 @@ NAV = [
     {"href": "/console/billing", "label": "Billing 账务导入", "role": "operator"},
     {"href": "/console/corrections", "label": "Corrections 退补", "role": "agent"},
     {"href": "/console/reconnection", "label": "Reconnection 复气", "role": "operator"},
+    {"href": "/console/proxy", "label": "Proxy 代办", "role": "agent"},
     {"href": "/console/reports", "label": "Reports 报表", "role": "supervisor"},
     {"href": "/console/approvals", "label": "Approvals 审批", "role": "supervisor"},
     {"href": "/console/knowledge", "label": "Knowledge 知识库", "role": "agent"},

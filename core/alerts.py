@@ -1,4 +1,8 @@
-"""Opt-in account alerts, sent through the outbox: low prepaid credit, and the R11 arrears notice.
+"""Account alerts, sent through the outbox: the opt-in low prepaid credit alert, and the R11 arrears notice.
+
+The low-credit alert goes only to residents who turned alerts on. The R11 payment notice is not optional:
+it goes to every linked resident of the account, because the supply may be cut 3 days after it and a
+resident who never opted in must not lose the supply without having been told.
 
 R11: a payment notice after one month of arrears; supply is cut no earlier than 3 days after the
 notice; after paying, the customer registers for reconnection and is served in order of registration.
@@ -59,13 +63,13 @@ def _month_before(day: date) -> date:
 
 
 async def run_alerts(ctx: AppContext) -> AlertRun:
-    """The periodic job: check every account with at least one alert-enabled link."""
+    """The periodic job: check every linked account (R11 notices go to all links, low credit to opted-in ones)."""
     now = ctx.clock.now()
     run = AlertRun()
     if not SEND_HOURS[0] <= local(now).hour < SEND_HOURS[1]:
         return run
     async with ctx.sessionmaker() as session:
-        q = select(AccountLink.account_id).where(AccountLink.alerts_enabled.is_(True)).distinct()
+        q = select(AccountLink.account_id).distinct()
         account_ids = sorted((await session.execute(q)).scalars())
     for account_id in account_ids:
         async with ctx.sessionmaker() as session:
@@ -87,7 +91,8 @@ async def check_account(session: AsyncSession, ctx: AppContext, account_id: int,
         return
     today = local(now).date()
     summary = await accounts.account_summary(session, account, now=now)
-    if summary.prepaid and summary.low_credit and await _claim(session, account_id, LOW_CREDIT, now):
+    if (summary.prepaid and summary.low_credit and await _has_opted_in(session, account_id)
+            and await _claim(session, account_id, LOW_CREDIT, now)):
         run.low_credit += await _notify(session, ctx, account, summary, LOW_CREDIT, now=now)
     if summary.balance_fen < 0:
         since = await ledger.arrears_since(session, account_id)
@@ -95,6 +100,12 @@ async def check_account(session: AsyncSession, ctx: AppContext, account_id: int,
                 and await _claim(session, account_id, ARREARS, now, repeat=ARREARS_REPEAT)):
             run.arrears += await _notify(session, ctx, account, summary, ARREARS, now=now, since=since)
     await session.commit()
+
+
+async def _has_opted_in(session: AsyncSession, account_id: int) -> bool:
+    q = select(AccountLink.id).where(AccountLink.account_id == account_id,
+                                     AccountLink.alerts_enabled.is_(True)).limit(1)
+    return (await session.execute(q)).first() is not None
 
 
 async def _claim(session: AsyncSession, account_id: int, kind: str, now: datetime,
@@ -118,8 +129,10 @@ async def _notify(session: AsyncSession, ctx: AppContext, account: UtilityAccoun
     q = (
         select(AccountLink.resident_id, Resident.language)
         .join(Resident, Resident.id == AccountLink.resident_id)
-        .where(AccountLink.account_id == account.id, AccountLink.alerts_enabled.is_(True))
+        .where(AccountLink.account_id == account.id)
     )
+    if kind != ARREARS:  # R11: the payment notice reaches every linked resident; only low credit is opt-in
+        q = q.where(AccountLink.alerts_enabled.is_(True))
     sent = 0
     for resident_id, language in (await session.execute(q)).all():
         text = alert_text(ctx, account, summary, kind, language, now=now, since=since)

@@ -428,7 +428,8 @@ async def _validate(session: AsyncSession, records: list[Record], report: Import
 # --- writing ------------------------------------------------------------------------------------------------
 
 
-async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, now: datetime, source: str) -> None:
+async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, now: datetime, source: str,
+                 staff_id: int | None = None) -> None:
     acc_table = UtilityAccount.__table__
     new_accounts, changed_accounts = [], []
     for rec in plan.accounts:
@@ -453,7 +454,8 @@ async def _write(session: AsyncSession, plan: _Plan, report: ImportReport, *, no
                             [a["number"] for a in new_accounts])
         plan.account_ids.update({n: row[1] for n, row in ids.items()})
     for account_id, old, new in plan.state_changes:
-        account_states.audit_state_change(session, account_id=account_id, old=old, new=new, staff_id=None,
+        # R17: audited under whoever imported (a person, or an API token's service identity).
+        account_states.audit_state_change(session, account_id=account_id, old=old, new=new, staff_id=staff_id,
                                           reason=f"billing {source}", now=now)
     report.created["account"] = len(new_accounts)
     report.updated["account"] = len(changed_accounts)
@@ -543,7 +545,7 @@ async def upsert(
             report.updated[kind] = sum(1 for r in recs if r.line in plan.ledger_update)
         return report
     try:
-        await _write(session, plan, report, now=now, source=source)
+        await _write(session, plan, report, now=now, source=source, staff_id=staff_id)
         audit.record(session, at=now, staff_id=staff_id, action="billing.import", target_type="billing",
                      target_id=source, rows=report.rows, created=report.created, updated=report.updated,
                      actor=actor)

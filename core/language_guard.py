@@ -74,6 +74,10 @@ RULES: tuple[Rule, ...] = (
     _zh("这|是|领导|定的", "这是公司的规定，我向您解释一下原因和依据。", phrase="这是领导定的", slack=2),
     _zh("你|找|领导", _ESCALATE, phrase="你去找领导吧 / 你去投诉吧", slack=3),
     _zh("你|投诉", _ESCALATE, phrase="你去找领导吧 / 你去投诉吧", slack=3),
+    # The polite pronoun does not make buck-passing polite (R14): 您去找领导吧, 您自己去投诉吧. "您的投诉…"
+    # (accepting a complaint) stays allowed, so 投诉 needs the 去 of sending the resident away.
+    _zx("你去找领导吧 / 你去投诉吧", r"您[^\n。！？]{0,3}?找[^\n。！？]{0,3}?领导|您[^\n。！？]{0,3}?去投诉",
+        _ESCALATE),
     _zx("我们也没有办法", r"(?:我们|我)(?:也|都|真的?|实在|确实){0,2}没(?:有)?(?:什么|任何)?(?:办法|法子)",
         "我们一起想办法，我先为您……"),
     _zx("这事解决不了", rf"(?:这[^{_PUNCT}]{{0,5}}?[{_PUNCT}]*|(?:我们|我)(?:也|都|真的?|实在)?)解决不了",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.tickets import InvalidInput
-from db.models import ProxyApplication
+from db.models import ProxyApplication, Resident
 
 
 def N_(message: str) -> str:
@@ -87,3 +87,10 @@ async def latest(session: AsyncSession, resident_id: int) -> ProxyApplication | 
     q = select(ProxyApplication).where(ProxyApplication.resident_id == resident_id).order_by(
         ProxyApplication.id.desc()).limit(1)
     return (await session.execute(q)).scalar_one_or_none()
+
+
+async def recent(session: AsyncSession, *, limit: int = 200) -> list[tuple[ProxyApplication, Resident]]:
+    """The assisted-service desk's list (R16): newest applications first, with who applied."""
+    q = (select(ProxyApplication, Resident).join(Resident, Resident.id == ProxyApplication.resident_id)
+         .order_by(ProxyApplication.id.desc()).limit(limit))
+    return [(app, res) for app, res in (await session.execute(q)).all()]

@@ -168,7 +168,7 @@ def detail_keyboard(link: AccountLink, summary: AccountSummary) -> InlineKeyboar
         kb.button(text=_("🔕 Turn alerts off"), callback_data=AccountCallback(action=AccountAction.alerts_off,
                                                                              account_id=account_id))
     else:
-        kb.button(text=_("🔔 Turn on low-credit and arrears alerts"),
+        kb.button(text=_("🔔 Turn on low-credit alerts"),
                   callback_data=AccountCallback(action=AccountAction.alerts_on, account_id=account_id))
     yearly = sum(m.usage_milli for m in summary.months) // 1000
     if link.account.utility is Utility.water and yearly > 0:
@@ -282,8 +282,10 @@ async def on_alerts(query: CallbackQuery, callback_data: AccountCallback, sessio
     if link is None:
         await _own_link(query, session, resident, callback_data.account_id)
         return
+    # R11: only the low-credit alert is optional; the payment notice before a cut-off is always sent.
     await query.answer(_("Alerts are on. We will tell you when credit runs low or a bill is overdue.") if enabled
-                       else _("Alerts are off."), show_alert=enabled)
+                       else _("Low-credit alerts are off. Payment notices for unpaid bills still reach you, "
+                              "always before any cut-off."), show_alert=True)
     link = await accounts.get_link(session, resident.id, callback_data.account_id)
     summary = await accounts.account_summary(session, link.account, now=ctx.clock.now())
     await _edit_or_send(query, detail_text(link, summary, i18n.current_locale), detail_keyboard(link, summary))

@@ -132,3 +132,24 @@ async def test_every_resident_with_alerts_on_is_told_once_per_account_per_day(de
     assert sorted(r.resident_id for r in rows) == [WANG, ZHANG]
     logs = (await session.execute(select(AlertLog).where(AlertLog.account_id == gas.id))).scalars().all()
     assert len(logs) == 1
+
+
+async def test_r11_payment_notice_reaches_residents_who_never_turned_alerts_on(demo, session) -> None:
+    """R11: the payment notice is not an opt-in alert. With every link's alerts off, each linked resident of
+    the account in arrears is still told (so the 3-day cut-off clock can start), while low credit stays opt-in."""
+    water = (await accounts.linked_accounts(session, WANG))[1]
+    session.add(AccountLink(resident_id=ZHANG, account_id=water.id, verified_at=demo.clock.now(),
+                            method="bill_code", relation="relative", alerts_enabled=False))
+    await session.execute(update(AccountLink).values(alerts_enabled=False))
+    await session.commit()
+    gas = (await accounts.linked_accounts(session, WANG))[0]
+    await _drain_credit(session, gas.id, leave_fen=100, now=demo.clock.now())
+
+    run = await alerts.run_alerts(demo)
+    assert run.arrears >= 1 and run.low_credit == 0
+    rows = [r for r in await _outbox(session, "alert.arrears") if water.number in r.payload["text"]]
+    assert sorted(r.resident_id for r in rows) == [WANG, ZHANG]
+    assert await _outbox(session, "alert.low_credit") == []
+    logs = (await session.execute(select(AlertLog).where(AlertLog.account_id == water.id,
+                                                         AlertLog.kind == alerts.ARREARS))).scalars().all()
+    assert len(logs) == 1  # the notice that starts the R11 cut-off clock

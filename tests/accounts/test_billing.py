@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from core import account_numbers, accounts, billing, ledger, staff
 from core.demo import hash_bill_code
 from core.enums import LedgerKind, LinkMethod, StaffRole, Utility
-from db.models import AuditLog, LedgerEntry, MeterReading, Resident, UtilityAccount
+from db.models import AuditLog, LedgerEntry, MeterReading, Resident, StaffUser, UtilityAccount
 from tests.accounts.conftest import LINA, WANG
 from tests.api.conftest import csrf_from, login
 
@@ -252,3 +252,23 @@ async def test_imported_account_can_be_linked_with_its_bill_code(demo, session) 
     assert result.status is accounts.LinkStatus.linked
     assert LedgerKind.payment in {e.kind for e in (await session.execute(select(LedgerEntry).where(
         LedgerEntry.account_id == result.link.account_id))).scalars()}
+
+
+async def test_r17_state_change_by_an_api_token_is_audited_under_its_service_identity(demo, client) -> None:
+    """R17 (state changes audited) + dispatch/billing API: the token's service identity is recorded, not None."""
+    async with demo.sessionmaker() as s:
+        token = await staff.create_api_token(s, name="billing-r17", role=StaffRole.operator, now=demo.clock.now())
+        await s.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    acc = {"external_id": "API-A-17", "account": NEW, "holder_name": "赵六", "district": "城东区", "street": "人民路",
+           "building": "5", "meter_type": "smart", "state": "registered"}
+    r = await client.post("/api/v1/billing/accounts", json={"items": [acc]}, headers=auth)
+    assert r.status_code == 200, r.text
+    r = await client.post("/api/v1/billing/accounts", json={"items": [{**acc, "state": "awaiting_ignition"}]},
+                          headers=auth)
+    assert r.status_code == 200, r.text
+    async with demo.sessionmaker() as s:
+        service = (await s.execute(select(StaffUser).where(
+            StaffUser.username == staff.token_username("billing-r17")))).scalar_one()
+        [row] = (await s.execute(select(AuditLog).where(AuditLog.action == "account.state"))).scalars().all()
+    assert row.detail["to_state"] == "awaiting_ignition" and row.staff_id == service.id

@@ -152,6 +152,9 @@ async def test_list_view_toggle_alerts_and_unlink(demo, dp, bot, session) -> Non
     await dp.feed_update(bot, updates.callback(cb(AccountAction.alerts_off, gas.id), user_id=WANG, message_id=5))
     assert (await accounts.get_link(session, WANG, gas.id)).alerts_enabled is False
     assert "🔕 提醒：已关闭" in bot.sent("EditMessageText")[-1].text
+    # R11: turning alerts off stops only the low-credit alert; the resident is told payment notices still come.
+    [answer] = bot.sent("AnswerCallbackQuery")
+    assert "欠费缴费通知仍会发送给您" in answer.text and answer.show_alert
     bot.clear()
     await dp.feed_update(bot, updates.callback(cb(AccountAction.unlink, gas.id), user_id=WANG))
     assert "确定解除绑定" in bot.sent()[-1].text

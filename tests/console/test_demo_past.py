@@ -3,11 +3,14 @@ the reports page has data and every R18 target has a measured value; determinist
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
-from core import staff
+from core import cli, reports, staff, targets
+from core.context import AppContext
 from core.demo import load_demo
 from core.demo_past import DEMO_NOTE, load_past
 from db.models import (
@@ -24,6 +27,12 @@ from db.models import (
 from tests.api.conftest import PASSWORD
 from tests.conftest import make_ctx, make_settings
 
+BAR_CHARTS = ("On-time rate by kind", "Satisfaction by agent", "Satisfaction by category", "Tickets by kind",
+              "Tickets by utility")
+LINE_CHARTS = ("On-time rate over time", "Satisfaction over time", "Tickets over time", "Answered by the bot alone")
+# R18's six targets and R7's emergency on-time arrival, in the order the reports page lists them.
+TARGETS = ["reading_rate", "reading_accuracy", "repair_timeliness", "first_time_fix", "followup_rate", "satisfaction",
+           "emergency_arrival"]
 TABLES = (Ticket, TicketEvent, Survey, Conversation, QuestionLog, OutageNotice, BillCorrection)
 
 
@@ -48,13 +57,26 @@ async def test_demo_past_fills_every_chart_and_every_r18_target(ctx, make_client
         await s.commit()
     c = await make_client("demo-supervisor")
     page = (await c.get("/console/reports")).text
-    charts = re.findall(r'<svg viewBox[^>]*aria-label="([^"]*)">(.*?)</svg>', page, re.S)
-    assert len(charts) >= 9
-    for title, body in charts:
-        assert "<rect" in body or "<circle" in body, f"chart without data: {title}"
-        assert "no data" not in body, title
-    rows = re.findall(r'<tr id="target-(\w+)" class="(\w+)">', page)
-    assert len(rows) == 7 and all(cls in ("met", "missed") for _, cls in rows), rows  # every target measured
+    charts = dict(re.findall(r'<svg viewBox[^>]*aria-label="([^"]*)">(.*?)</svg>', page, re.S))
+    assert set(charts) == set(BAR_CHARTS) | set(LINE_CHARTS), sorted(charts)  # every chart, each once
+    for title in BAR_CHARTS:  # every bar drawn (no "no data" row), and not all of them empty
+        body = charts[title]
+        widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', body)]
+        assert "no data" not in body and len(widths) >= 2 and max(widths) > 1, f"chart without data: {title}"
+    for title in LINE_CHARTS:  # a line through most of the period's buckets
+        points = re.findall(r"<circle ", charts[title])
+        assert len(points) >= 10 and "<polyline" in charts[title], f"line without data: {title}"
+    # R18: every target beside a measured value with the data behind it; missed ones in red.
+    rows = re.findall(r'<tr id="target-(\w+)" class="(\w+)">(.*?)</tr>', page, re.S)
+    assert [key for key, _, _ in rows] == TARGETS, rows
+    for key, cls, cells in rows:
+        assert cls in ("met", "missed") and "no data" not in cells, key
+        part, whole = map(int, re.search(r"(\d+) / (\d+) —", cells).groups())
+        assert whole > 0 and 0 <= part <= whole, key
+        assert ('class="error"' in cells) == (cls == "missed"), key
+    assert any(cls == "missed" for _, cls, _ in rows)  # a believable utility, not a perfect one
+    home = (await c.get("/")).text
+    assert re.search(r'id="tile-queued">2<', home), "the home page shows the queued chats"
     # The other first looks: the home page, the queue, the desk, outages and the R12 task list.
     for path, expect in (("/", None), ("/console/queue", None), ("/console/tickets", "-D0"),
                          ("/console/outages", "TG-"), ("/console/corrections", "168.400")):
@@ -91,3 +113,39 @@ async def test_demo_past_is_idempotent_and_deterministic(ctx, tmp_path) -> None:
             assert sorted((await s.execute(select(Ticket.number))).scalars()) == numbers
     finally:
         await other.close()
+
+
+def test_make_run_first_look_after_the_cli_on_a_fresh_sqlite_database(tmp_path, monkeypatch) -> None:
+    """What `make run` does (migrate, then demo-data) on a fresh SQLite file, with the real clock: every report
+    series the charts draw has data and every R18 target is measured (issue 15, "a demo that shows a working
+    utility")."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    for command in (["migrate"], ["demo-data"]):
+        result = runner.invoke(cli.app, command)
+        assert result.exit_code == 0, result.output
+    assert "Demo history added" in result.output
+
+    async def look() -> None:
+        ctx = AppContext.create(make_settings(url))
+        try:
+            now = ctx.clock.now()
+            period = reports.Period.parse(None, None, now)
+            async with ctx.sessionmaker() as s:
+                r = await reports.build(s, period=period, now=now)
+                measured = await targets.measure(s, period=period, now=now)
+        finally:
+            await ctx.close()
+        for name, series in (("on_time", r.on_time.series), ("satisfaction", r.satisfaction.series),
+                             ("deflection", r.deflection.series)):
+            assert sum(1 for _, v, _ in series if v is not None) >= 10, name
+        assert sum(1 for _, v in r.volumes.series if v) >= 10
+        assert r.on_time.by_kind and all(row.rate is not None for row in r.on_time.by_kind)
+        assert r.satisfaction.by_agent and all(row.score is not None for row in r.satisfaction.by_agent)
+        assert r.satisfaction.by_category and all(row.score is not None for row in r.satisfaction.by_category)
+        assert sum(r.volumes.by_kind.values()) > 0 and sum(r.volumes.by_utility.values()) > 0
+        assert [t.key for t in measured] == TARGETS
+        assert all(t.value is not None and t.met is not None for t in measured), measured
+
+    asyncio.run(look())

@@ -172,6 +172,7 @@ ACCESS: dict[tuple[str, str], StaffRole | str] = {
     ("GET", "/console/reconnection"): OPERATOR,
     ("POST", "/console/reconnection/{request_id}/serve"): OPERATOR,
     ("POST", "/console/reconnection/seal"): OPERATOR,
+    ("GET", "/console/proxy"): AGENT,  # R16 assisted-service desk (rulescheck)
 }
 
 # Path values that reach the role check (nonexistent ids: an allowed caller gets 404/422, never 401/403).

@@ -58,6 +58,9 @@ VARIANTS = [
     ("你去找領導吧", "你去找领导吧 / 你去投诉吧"),
     ("你 去 投 诉 吧", "你去找领导吧 / 你去投诉吧"),
     ("那你就去投诉吧", "你去找领导吧 / 你去投诉吧"),
+    ("您去找领导吧", "你去找领导吧 / 你去投诉吧"),  # R14: the polite pronoun does not make it polite
+    ("您自己去找領導", "你去找领导吧 / 你去投诉吧"),
+    ("您还是去投诉吧", "你去找领导吧 / 你去投诉吧"),
     ("这事我解决不了", "这事解决不了"),
     ("这个问题我们解决不了", "这事解决不了"),
     ("這事我解決不了", "这事解决不了"),
@@ -85,6 +88,7 @@ def test_r14_common_variants_are_caught(text: str, phrase: str) -> None:
 @pytest.mark.parametrize("text", [
     "不知道您明天上午是否方便？", "您可以通过投诉渠道反映，我们会认真处理。", "我们一定想办法为您解决。",
     "这个问题今天就能解决，请您放心。", "请您稍等，我去找一下维修师傅的电话。", "谢谢您的耐心，再见！",
+    "您的投诉我们已受理，我会跟进到底。", "我帮您向领导反映，由我跟进。",
 ])
 def test_r14_polite_sentences_near_the_variants_pass(text: str) -> None:
     assert language_guard.check(text) == []

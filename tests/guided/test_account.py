@@ -8,7 +8,7 @@ from core import account_numbers
 from core.accounts import MAX_LINK_FAILURES
 from core.demo import bill_code
 from core.enums import LinkMethod, Utility
-from db.models import AccountLink, Resident
+from db.models import AccountLink, ProxyApplication, Resident
 from tests import updates
 from tests.guided.conftest import GRANNY, LINA
 
@@ -25,6 +25,15 @@ async def links(ctx, resident_id: int) -> list[AccountLink]:
 async def failures(ctx, resident_id: int) -> int:
     async with ctx.sessionmaker() as s:
         return (await s.get(Resident, resident_id)).link_failures
+
+
+async def fill_proxy_form(who, relation: str, *, have: list[bool]):
+    """R16 in simple mode: the relation, then each of the four documents in turn; returns the last screen."""
+    screen = await who.tap(relation)
+    for yes in have:
+        assert "1" in screen.text or "2" in screen.text or "3" in screen.text or "4" in screen.text
+        screen = await who.tap("✅" if yes else "❌")
+    return screen
 
 
 async def test_new_resident_links_by_sharing_her_own_number_then_sees_balance_and_chart(lina, demo) -> None:
@@ -59,8 +68,9 @@ async def test_new_resident_links_by_sharing_her_own_number_then_sees_balance_an
     screen = await lina.tap("🔔")
     assert "runs low" in screen.texts[0] and any("🔕" in b for b in screen.flat)
     assert (await links(demo, LINA))[0].alerts_enabled is True
-    await lina.tap("🔕")
+    screen = await lina.tap("🔕")
     assert (await links(demo, LINA))[0].alerts_enabled is False
+    assert "Notices of unpaid bills still come" in screen.texts[0]  # R11: the payment notice is not optional
 
     # Back from the balance goes to the list of accounts, never into the finished linking form.
     screen = await lina.back()
@@ -111,8 +121,9 @@ async def test_balance_top_up_sends_the_invoice_with_ic_card_note_and_back_keeps
 async def test_family_member_links_a_relatives_account_with_the_bill_code(granny, demo) -> None:
     await granny.start()
     await granny.tap("💳")
-    family = await granny.tap("👪")
-    assert any("代办" in t for t in family.texts[:-1])  # the proxy rules from general.proxy, in short messages
+    relation = await granny.tap("👪")
+    assert any("代办" in t for t in relation.texts[:-1])  # the proxy rules from general.proxy, in short messages
+    await fill_proxy_form(granny, "子女", have=[True, True, True, True])
     screen = await granny.tap("🔢")
     assert "10位户号" in screen.text
     screen = await granny._feed(updates.text("12345", user_id=GRANNY))
@@ -135,8 +146,9 @@ async def test_family_member_links_a_relatives_account_with_the_bill_code(granny
 async def test_family_member_links_by_own_number_on_file_for_the_relative(lina, demo) -> None:
     await lina.start()
     await lina.tap("💳")
-    family = await lina.tap("👪")
-    assert any("your own ID" in t for t in family.texts[:-1])  # the proxy rules first (general.proxy)
+    relation = await lina.tap("👪")
+    assert any("your own ID" in t for t in relation.texts[:-1])  # the proxy rules first (general.proxy)
+    family = await fill_proxy_form(lina, "Son or daughter", have=[True, True, True, True])
     screen = await lina.tap("📚")  # the whole guide of the topic, then Back to the family screen
     assert any("behalf" in t for t in screen.texts)
     assert (await lina.back()).flat == family.flat
@@ -170,3 +182,33 @@ async def test_accounts_with_phone_matches_like_verify_and_skips_linked_and_dism
         assert result.attempts_left == 1
         result = await accounts.record_failed_link(s, resident=lina, now=demo.clock.now())
         assert result.status is accounts.LinkStatus.locked and lina.link_locked_until is not None
+
+
+async def test_r16_simple_mode_asks_relation_and_documents_and_lists_what_is_missing(granny, demo) -> None:
+    """R16: simple mode records the proxy application through core.proxy, like the normal bot, and the
+    assisted-service checklist names exactly the missing documents; Back never re-submits the form."""
+    await granny.start()
+    await granny.tap("💳")
+    screen = await granny.tap("👪")
+    assert "户主是您的什么人" in screen.text
+    await granny.tap("➡️")  # five relations: the last two on the next page
+    screen = await granny.tap("🤝")  # not family: the relation is shown by the owner's authorisation letter
+    assert "第1项" in screen.text and "代办人本人身份证" in screen.text
+    screen = await granny.tap("✅")
+    assert "第2项" in screen.text and "授权委托书" in screen.text
+    screen = await granny.back()  # Back to the first document, then on again: answers kept
+    assert "第1项" in screen.text
+    await granny.tap("✅")
+    await granny.tap("❌")
+    await granny.tap("✅")
+    screen = await granny.tap("❌")
+    checklist = "\n".join(screen.texts[:-1])
+    assert "代办资料清单" in checklist and "还缺 2 项" in checklist
+    assert "授权委托书" in checklist and "房屋产权证明" in checklist
+    assert "代办人本人身份证" not in checklist and "户主本人身份证" not in checklist
+    assert any("🔢" in b for b in screen.flat)  # on to linking the relative's account
+    async with demo.sessionmaker() as s:
+        [app] = (await s.execute(select(ProxyApplication).where(ProxyApplication.resident_id == GRANNY))).scalars()
+    assert app.relation == "other" and sorted(app.documents) == ["own_id", "owner_id"]
+    screen = await granny.back()
+    assert "户主是您的什么人" not in screen.text and not any("第" in t and "项" in t for t in screen.texts)

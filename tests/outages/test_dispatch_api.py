@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from core import staff
 from core.enums import OutageStatus, StaffRole
-from db.models import OutageEvent, OutageNotice, OutboxNotification
+from db.models import AuditLog, OutageEvent, OutageNotice, OutboxNotification, StaffUser
 from tests.outages.conftest import build_town
 
 AREA = {"streets": [{"district": "城东区", "street": "人民路"}]}
@@ -134,3 +134,27 @@ def test_openapi_documents_the_dispatch_api_with_examples(ctx) -> None:
     create = spec["components"]["schemas"]["OutageCreate"]
     assert create["examples"][0]["external_id"] == "SCADA-2026-0412"
     assert "422" in paths["/api/v1/outages"]["post"]["responses"]
+
+
+async def test_every_dispatch_action_is_audited_with_the_tokens_service_identity(api, ctx) -> None:
+    """Issue 15 dispatch API + R9 records: each action by a token is audited under the token's own service
+    identity (core/staff.py, kind "service"), never anonymously, and its outage events carry the same id."""
+    emergency = {**PLANNED, "kind": "emergency", "external_id": "EMG-AUD", "starts_at": "2026-11-23T09:30:00+08:00",
+                 "restore_at": "2026-11-23T15:00:00+08:00"}
+    assert (await api("POST", "", json=emergency)).status_code == 201
+    assert (await api("PATCH", "/EMG-AUD", json={"note_zh": "抢修人员已到场"})).status_code == 200
+    assert (await api("POST", "/EMG-AUD/extend", json={"restore_at": "2026-11-23T18:00:00+08:00"})).status_code == 200
+    assert (await api("POST", "/EMG-AUD/restore", json={})).status_code == 200
+    async with ctx.sessionmaker() as s:
+        service = (await s.execute(select(StaffUser).where(
+            StaffUser.username == staff.token_username("scada-operator")))).scalar_one()
+        assert service.kind == staff.SERVICE
+        outage = (await s.execute(select(OutageNotice).where(OutageNotice.external_id == "EMG-AUD"))).scalar_one()
+        rows = (await s.execute(select(AuditLog.action, AuditLog.staff_id).where(
+            AuditLog.target_type == "outage", AuditLog.action.like("outage.%")))).all()
+        events = (await s.execute(select(OutageEvent.kind, OutageEvent.staff_id).where(
+            OutageEvent.outage_id == outage.id))).all()
+    actions = {action for action, _ in rows}
+    assert {"outage.create", "outage.announce", "outage.progress", "outage.extended", "outage.restore"} <= actions
+    assert all(staff_id == service.id for _, staff_id in rows), rows
+    assert events and all(staff_id == service.id for _, staff_id in events), events

@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Each feature module registers its pages on import.
-from bot.routers.guided import account, complaint, fault, guides, home, outages, requests, visit  # noqa: F401
+from bot.routers.guided import account, complaint, family, fault, guides, home, outages, requests, visit  # noqa: F401
 from bot.routers.guided.engine import PAGES, G, Guided, Page, step
 from bot.routers.guided.ui import resolve
 from core import handoff

@@ -27,6 +27,7 @@ from db.models import AccountLink, UtilityAccount
 
 ACCOUNT, TOPUP, PAY = "balance.account", "balance.topup", "balance.pay"
 LINK, PICK, NUMBER, CODE, FAMILY = "balance.link", "balance.pick", "balance.number", "balance.code", "balance.family"
+FAMILY_RELATION = "balance.family.relation"  # R16 proxy form: bot/routers/guided/family.py
 PROXY_TOPIC = "general.proxy"
 _CODE = re.compile(r"^\s*([0-9０-９]{6})\s*$")
 
@@ -207,7 +208,7 @@ class Account(Page):
             if await accounts.set_alerts(g.session, resident_id=g.resident.id, account_id=g.data.get("acc") or 0,
                                          enabled=on) is not None:
                 await g.say(_("🔔 Done. We will tell you when the money runs low or a bill is unpaid.") if on
-                            else _("🔕 Done. No more alerts for this account."))
+                            else _("🔕 Done. No more low-credit alerts. Notices of unpaid bills still come."))
         elif key == "topup":
             g.go(TOPUP)
         elif key == "link":
@@ -389,13 +390,15 @@ class Code(Page):
 
 
 async def start_family(g: G) -> None:
-    """R16: explain the proxy rules from the general.proxy topic in short messages, then offer the ways to link."""
+    """R16: explain the proxy rules from the general.proxy topic in short messages, then ask the relation and the
+    four documents (guided/family.py) before offering the ways to link."""
     topic = g.ctx.catalogue.get(PROXY_TOPIC)
     if topic is not None:
         for part in split_sentences(topic.summary.get(g.lang))[:3]:
             await g.say(html.escape(part, quote=False))
     g.data["link_for"] = "relative"
-    g.go(FAMILY)
+    g.forget("proxy_rel", "proxy_docs")
+    g.go(FAMILY_RELATION)
 
 
 @page
