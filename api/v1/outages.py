@@ -8,6 +8,8 @@ console, not here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -109,9 +111,14 @@ def _out(result: dispatch.Result) -> OutageOut:
     return out
 
 
-def _refused(e: outages.OutageError) -> HTTPException:
-    code = status.HTTP_409_CONFLICT if isinstance(e, dispatch.Conflict) else 422
-    return HTTPException(code, str(e))
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The service's refusals (R9 lead times, a changed replay, a finished notice) as 409/422 with its reason."""
+    try:
+        yield
+    except outages.OutageError as e:
+        code = status.HTTP_409_CONFLICT if isinstance(e, dispatch.Conflict) else 422
+        raise HTTPException(code, str(e)) from None
 
 
 async def _get(session, ref: str):
@@ -141,13 +148,11 @@ async def create_outage(body: OutageCreate, response: Response, session: Session
     external_id = body.external_id or x_external_id
     if not external_id:
         raise HTTPException(422, "external_id (field or X-External-Id header) is required for idempotency")
-    try:
+    with _refusals():
         result = await dispatch.create(
             session, ctx=ctx, staff=user, external_id=external_id, utility=body.utility, kind=body.kind,
             reason_zh=body.reason_zh, reason_en=body.reason_en, area=body.area, starts_at=body.starts_at,
             restore_at=body.restore_at, announce=body.announce, override_reason=body.override_reason)
-    except outages.OutageError as e:
-        raise _refused(e) from None
     if not result.created:
         response.status_code = 200
     return _out(result)
@@ -164,10 +169,8 @@ async def update_outage(ref: str, body: OutageUpdate, session: SessionDep, ctx: 
                         user: OperatorDep) -> OutageOut:
     """Edit a draft; for an announced notice: a delay (later ``starts_at``) or a progress note, broadcast."""
     outage = await _get(session, ref)
-    try:
+    with _refusals():
         result = await dispatch.update(session, ctx=ctx, staff=user, outage=outage, **body.model_dump())
-    except outages.OutageError as e:
-        raise _refused(e) from None
     return _out(result)
 
 
@@ -176,10 +179,8 @@ async def announce_outage(ref: str, session: SessionDep, ctx: CtxDep, user: Oper
                           override_reason: Annotated[str | None, Query(max_length=1000)] = None) -> OutageOut:
     """Announce a draft (R9 lead times enforced)."""
     outage = await _get(session, ref)
-    try:
+    with _refusals():
         result = await dispatch.announce(session, ctx=ctx, staff=user, outage=outage, override_reason=override_reason)
-    except outages.OutageError as e:
-        raise _refused(e) from None
     return _out(result)
 
 
@@ -188,10 +189,8 @@ async def extend_outage(ref: str, body: OutageExtend, session: SessionDep, ctx: 
                         user: OperatorDep) -> OutageOut:
     """A later estimated restoration, told to everyone affected; repeating it changes nothing."""
     outage = await _get(session, ref)
-    try:
+    with _refusals():
         result = await dispatch.extend(session, ctx=ctx, staff=user, outage=outage, **body.model_dump())
-    except outages.OutageError as e:
-        raise _refused(e) from None
     return _out(result)
 
 
@@ -200,9 +199,7 @@ async def restore_outage(ref: str, session: SessionDep, ctx: CtxDep, user: Opera
                          body: OutageRestore | None = None) -> OutageOut:
     """Supply is back: tell the same audience; repeating it changes nothing."""
     outage = await _get(session, ref)
-    try:
+    with _refusals():
         result = await dispatch.restore(session, ctx=ctx, staff=user, outage=outage,
                                         restored_at=body.restored_at if body else None)
-    except outages.OutageError as e:
-        raise _refused(e) from None
     return _out(result)
