@@ -12,6 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
+from bot.inline_filters import run_sync_filters_inline
 from bot.middlewares.commands import UnknownCommandMiddleware
 from bot.middlewares.db import DbSessionMiddleware
 from bot.middlewares.guards import CallbackGuardMiddleware, PrivateChatOnlyMiddleware
@@ -62,6 +63,7 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
     dp.update.outer_middleware(UnknownCommandMiddleware())  # not a form's answer (issue 13)
     dp.callback_query.outer_middleware(CallbackGuardMiddleware())  # every tap answered once (issue 13)
     dp.include_routers(*get_routers())
+    run_sync_filters_inline(dp)  # no thread hand-off per filter check (issue 13, item 4)
     return dp
 
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,9 @@ from bench.requests.run import SCRIPT, callback_update, fresh_pg, make_bot, make
 from bot.app import build_dispatcher  # noqa: E402
 from bot.delivery import InboxWorker  # noqa: E402
 from core.demo import load_demo  # noqa: E402
-from db.models import InboundUpdate, Ticket  # noqa: E402
+from core.enums import OutboxStatus  # noqa: E402
+from core.inbox import DONE, WAITING, WORKING  # noqa: E402
+from db.models import InboundUpdate, OutboxNotification, Ticket  # noqa: E402
 from db.session import make_engine, make_sessionmaker  # noqa: E402
 from tests.e2e.conftest import free_port  # noqa: E402
 from tests.e2e.standin import TOKEN, StandInTelegram  # noqa: E402
@@ -60,37 +63,61 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
+SUBMIT_PREFIX = "flt:ok:"  # FaultCallback(act=Act.submit, v=<form key>).pack() in bot/routers/fault.py
+
+
+class MissingSubmit(RuntimeError):
+    """The bot's summary with its Submit button never reached a resident: the conversation cannot finish."""
+
+
 class Answers:
-    """Wakes the driver when the bot answers a chat (or a button tap); keeps each chat's latest buttons."""
+    """Wakes the driver when the bot answers a chat (or a button tap); keeps each chat's Submit button.
+
+    The Submit button's data carries the form's key (``flt:ok:<key>``), so the driver must tap exactly the
+    button the bot sent: a placeholder is refused by the bot ("no longer active") and files nothing.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.waiting: dict[int | str, asyncio.Event] = {}
-        self.buttons: dict[int, list[str]] = {}
-        self.no_submit_button = 0  # conversations whose summary (Submit button) never reached the driver
+        self.submit: dict[int, str] = {}  # chat → the data of the latest Submit button the bot sent it
         self.retries = 0  # webhook POSTs that had to be repeated (not 2xx or connection error)
+
+    def reset(self) -> None:
+        """Per configuration: nothing of the previous run (e.g. the echo bot's) leaks into the next."""
+        self.waiting.clear()
+        self.submit.clear()
+        self.retries = 0
 
     def __call__(self, chat: int | None, callback_id: str, buttons: list[str] | None) -> None:
         self.loop.call_soon_threadsafe(self._set, chat, callback_id, buttons)
 
     def _set(self, chat: int | None, callback_id: str, buttons: list[str] | None) -> None:
-        if chat is not None and buttons:
-            self.buttons[chat] = buttons
+        data = next((d for d in buttons or [] if d.startswith(SUBMIT_PREFIX)), None)
+        if chat is not None and data is not None:
+            self.submit[chat] = data
         for key in (chat, callback_id):
             ev = self.waiting.get(key) if key else None
             if ev is not None:
                 ev.set()
 
+    async def submit_button(self, uid: int, timeout: float = 30) -> str:
+        """The Submit button the bot sent this resident (the summary may follow the phone step's first answer)."""
+        deadline = time.monotonic() + timeout
+        while uid not in self.submit:
+            if time.monotonic() > deadline:
+                raise MissingSubmit(f"resident {uid}: no Submit button within {timeout:.0f} s")
+            await asyncio.sleep(0.01)
+        return self.submit.pop(uid)
 
-def _update(uid: int, kind: str, value: str, answers: Answers) -> dict[str, Any]:
+
+async def next_update(uid: int, kind: str, value: str, answers: Answers, *, product: bool = True) -> dict[str, Any]:
     if kind == "text":
         return text_update(uid, value)
     if kind == "cb":
         return callback_update(uid, value)
-    data = next((d for d in answers.buttons.get(uid, []) if d.startswith("flt:ok:")), None)
-    if data is None:
-        answers.no_submit_button += 1
-    return callback_update(uid, data or "flt:ok:missing")
+    # The echo bot sends no summary; any tap gets the same answer from it.
+    return callback_update(uid, await answers.submit_button(uid) if product else SUBMIT_PREFIX + "echo")
 
 
 async def drive(backends: list[str], answers: Answers, conversations: int, concurrency: int,
@@ -105,12 +132,7 @@ async def drive(backends: list[str], answers: Answers, conversations: int, concu
         async def one(uid: int) -> None:
             async with sem:
                 for kind, value in SCRIPT:
-                    if kind == "submit" and product:  # the summary with its Submit button may follow the first answer
-                        for _ in range(3000):
-                            if any(d.startswith("flt:ok:") for d in answers.buttons.get(uid, [])):
-                                break
-                            await asyncio.sleep(0.01)
-                    raw = _update(uid, kind, value, answers)
+                    raw = await next_update(uid, kind, value, answers, product=product)
                     done = asyncio.Event()
                     answers.waiting[uid] = done
                     if "callback_query" in raw:
@@ -183,20 +205,78 @@ async def bench_onestop(pg: str, redis: str, standin: StandInTelegram, answers: 
         for port, proc, i in zip(ports, procs, range(n_procs), strict=True):
             _wait_healthy(port, proc, tmp / f"onestop-{n_procs}-{i}.log")
         backends = [f"http://127.0.0.1:{p}" for p in ports]
-        await drive(backends, answers, max(4, conversations // 10), concurrency, random.randrange(10**9, 2 * 10**9))
-        wall, lat = await drive(backends, answers, conversations, concurrency, random.randrange(3 * 10**9, 4 * 10**9))
+        answers.reset()
+        warm_uid, uid = random.randrange(10**9, 2 * 10**9), random.randrange(3 * 10**9, 4 * 10**9)
+        warm = max(4, conversations // 10)
         engine = make_engine(url)
-        async with make_sessionmaker(engine)() as s:
-            tickets = await s.scalar(select(func.count()).select_from(Ticket))
-            inbox_rows = dict((await s.execute(select(InboundUpdate.status, func.count())
-                                               .group_by(InboundUpdate.status))).all())
-        await engine.dispose()
+        try:
+            demo_tickets = await ticket_count(engine)  # the demo data's own
+            await drive(backends, answers, warm, concurrency, warm_uid)
+            wall, lat = await drive(backends, answers, conversations, concurrency, uid)
+            # The driver moves on at the first answer (the Submit tap's answerCallbackQuery comes before the
+            # ticket is written): counting now would miss the last tickets, so wait for the work in hand.
+            tickets_at_once = await ticket_count(engine) - demo_tickets
+            outcome = await settle(engine, [*range(warm_uid, warm_uid + warm), *range(uid, uid + conversations)],
+                                   demo_tickets, standin.replies_to)
+        finally:
+            await engine.dispose()
     finally:
         _stop(procs)
         await drop()
     return {"procs": n_procs, "updates_per_s": len(lat) / wall, "p50_ms": pct(lat, 0.5) * 1000,
-            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets": tickets, "inbox": inbox_rows,
-            "no_submit_button": answers.no_submit_button}
+            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets_at_last_answer": tickets_at_once,
+            "retries": answers.retries, **outcome}
+
+
+async def ticket_count(engine: Any) -> int:
+    async with make_sessionmaker(engine)() as s:
+        return await s.scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+async def settle(engine: Any, uids: list[int], demo_tickets: int, replies: Callable[[int], list[str]],
+                 timeout: float = 120) -> dict[str, Any]:
+    """Wait until the inbox and the outbox are idle, then read what the run left in the database."""
+    sm = make_sessionmaker(engine)
+    deadline = time.monotonic() + timeout
+    while True:
+        async with sm() as s:
+            inbox = dict((await s.execute(select(InboundUpdate.status, func.count())
+                                          .group_by(InboundUpdate.status))).all())
+            outbox = {str(k): v for k, v in (await s.execute(select(OutboxNotification.status, func.count())
+                                                             .group_by(OutboxNotification.status))).all()}
+        busy = inbox.get(WAITING, 0) + inbox.get(WORKING, 0) + outbox.get(OutboxStatus.pending.value, 0)
+        if not busy or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    async with sm() as s:
+        numbers: dict[int, list[str]] = {}
+        for rid, number in (await s.execute(select(Ticket.resident_id, Ticket.number)
+                                            .where(Ticket.resident_id.in_(uids)))).all():
+            numbers.setdefault(rid, []).append(number)
+        tickets = (await s.scalar(select(func.count()).select_from(Ticket)) or 0) - demo_tickets
+    return {"tickets": tickets, "conversations": len(uids), "inbox": inbox, "outbox": outbox,
+            "problems": problems(uids, numbers, tickets, inbox, outbox, replies)}
+
+
+def problems(uids: list[int], numbers: dict[int, list[str]], tickets: int, inbox: dict[str, int],
+             outbox: dict[str, int], replies: Callable[[int], list[str]]) -> list[str]:
+    """What a run got wrong: every conversation files exactly one ticket and is told its number; every
+    update is handled and every outbox row sent."""
+    out = []
+    wrong = {u: len(numbers.get(u, [])) for u in uids if len(numbers.get(u, [])) != 1}
+    if wrong:
+        out.append(f"{len(wrong)} conversations did not file exactly one ticket: {dict(list(wrong.items())[:5])}")
+    if tickets != len(uids):
+        out.append(f"{tickets} new tickets in the database for {len(uids)} conversations")
+    untold = [u for u in uids if len(numbers.get(u, [])) == 1
+              and not any(numbers[u][0] in text for text in replies(u))]
+    if untold:
+        out.append(f"{len(untold)} residents never got their ticket number: {untold[:5]}")
+    if set(inbox) - {DONE}:
+        out.append(f"inbox not all done: {inbox}")
+    if set(outbox) - {OutboxStatus.sent.value}:
+        out.append(f"outbox not all sent: {outbox}")
+    return out
 
 
 async def bench_echo(standin: StandInTelegram, answers: Answers, conversations: int, concurrency: int,
@@ -207,6 +287,7 @@ async def bench_echo(standin: StandInTelegram, answers: Answers, conversations: 
     try:
         _wait_healthy(port, proc, log)
         backends = [f"http://127.0.0.1:{port}"]
+        answers.reset()
         await drive(backends, answers, max(4, conversations // 10), concurrency, random.randrange(10**9),
                     product=False)
         wall, lat = await drive(backends, answers, conversations, concurrency, random.randrange(10**9),
@@ -214,7 +295,8 @@ async def bench_echo(standin: StandInTelegram, answers: Answers, conversations: 
     finally:
         _stop([proc])
     return {"procs": "echo", "updates_per_s": len(lat) / wall, "p50_ms": pct(lat, 0.5) * 1000,
-            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets": "-"}
+            "p99_ms": pct(lat, 0.99) * 1000, "updates": len(lat), "tickets": "-",
+            "retries": answers.retries, "problems": []}
 
 
 async def bench_statements(conversations: int) -> dict[str, float]:
@@ -242,10 +324,12 @@ async def bench_statements(conversations: int) -> dict[str, float]:
                 for uid in range(5_000_000, 5_000_000 + conversations):
                     for kind, value in SCRIPT:
                         if kind == "submit":
-                            data = next((d for d in session.buttons.get(uid, []) if d.startswith("flt:ok:")), "x")
+                            data = next((d for d in session.buttons.get(uid, []) if d.startswith(SUBMIT_PREFIX)), None)
+                            if data is None:
+                                raise MissingSubmit(f"resident {uid}: no Submit button")
                             raw = callback_update(uid, data)
                         else:
-                            raw = _update(uid, kind, value, Answers(asyncio.get_running_loop()))
+                            raw = text_update(uid, value) if kind == "text" else callback_update(uid, value)
                         updates += 1
                         if label == "dispatcher":
                             await dp.feed_raw_update(bot, raw)
@@ -289,12 +373,15 @@ async def main() -> None:
         print(rows[-1], flush=True)
     standin.stop()
     echo = rows[0]["updates_per_s"]
-    print("\n| processes | updates/s | ratio to echo | p50 ms | p99 ms | updates | tickets |")
+    print("\n| processes | updates/s | ratio to echo | p50 ms | p99 ms | updates | tickets / conversations |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['procs']} | {r['updates_per_s']:.0f} | {r['updates_per_s'] / echo:.2f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['updates']} | {r['tickets']} |")
-    print(f"\nwebhook POSTs repeated: {answers.retries}; load average: {os.getloadavg()}")
+              f"{r['p99_ms']:.1f} | {r['updates']} | {r['tickets']} / {r.get('conversations', '-')} |")
+    print(f"\nwebhook POSTs repeated: {[r['retries'] for r in rows]}; load average: {os.getloadavg()}")
+    failed = [f"{r['procs']} processes: {p}" for r in rows for p in r["problems"]]
+    if failed:  # the figures above are printed anyway; the run itself is not valid
+        raise SystemExit("benchmark run invalid:\n" + "\n".join(failed))
 
 
 if __name__ == "__main__":
