@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import httpx
 import pytest
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
+from api.app import create_app
 from core import staff
 from core.demo import load_demo
 from core.enums import StaffRole
 from db.models import OutboxNotification, Resident, StaffUser
 from tests import updates
+from tests.api.conftest import csrf, login
 
 _IDS = itertools.count(900_000)
 WANG = 10001  # linked gas + water accounts in 城东区
@@ -140,3 +143,20 @@ def location(user_id: int, latitude: float = 31.3, longitude: float = 120.6):
     msg = Message(message_id=next(_IDS), date=datetime.now(UTC), chat=TgChat(id=user_id, type="private"),
                   from_user=updates.user(user_id), location=Location(latitude=latitude, longitude=longitude))
     return Update(update_id=next(_IDS), message=msg)
+
+
+@pytest.fixture
+async def client(ctx, staffers):
+    """The app over httpx, with the test staff (t-agent, t-operator, …) created."""
+    app = create_app(ctx)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+async def as_role(client: httpx.AsyncClient, role: StaffRole) -> dict[str, str]:
+    """Log the client in as the test staff member of ``role``; returns the CSRF header for its posts."""
+    if client.cookies:
+        await client.post("/logout", data={"csrf_token": await csrf(client)})
+    r = await login(client, f"t-{role.value}", "pw-" + role.value)
+    assert r.status_code == 303, r.text
+    return {"X-CSRF-Token": await csrf(client)}

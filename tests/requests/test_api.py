@@ -5,30 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from core import staff, tickets
 from core.enums import StaffRole, TicketKind
 from db.models import OutboxNotification, Resident
 from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, outbox_rows
-
-
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
-
-
-async def _as(client: httpx.AsyncClient, role: StaffRole) -> dict[str, str]:
-    await client.post("/logout", data={"csrf_token": await csrf(client)}) if client.cookies else None
-    r = await login(client, f"t-{role.value}", "pw-" + role.value)
-    assert r.status_code == 303, r.text
-    return {"X-CSRF-Token": await csrf(client)}
+from tests.requests.conftest import as_role as _as
 
 
 async def _ticket(ctx, **kw):

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
-import pytest
-
-from api.app import create_app
 from bot.sender import Sender
 from core.enums import StaffRole
 from core.scheduler import default_jobs
 from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, Chat, outbox_rows, set_language
-
-
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
 
 
 async def _deliver(ctx, bot) -> list[str]:

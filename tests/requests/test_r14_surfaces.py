@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.app import create_app
 from core import appointments, handoff, outages, tickets
 from core.enums import AppointmentStatus, OutageKind, ServiceType, StaffRole, TicketKind, TicketStatus, Utility
 from db.models import Appointment, OutageNotice, OutboxNotification, Resident, Ticket, TicketEvent
@@ -20,12 +19,6 @@ from tests.requests.conftest import WANG, outbox_rows
 
 RUDE = "这事我解决不了，你去找领导吧"  # two R14 phrases in their spoken variants
 
-
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
 
 
 async def _as(client: httpx.AsyncClient, role: StaffRole) -> dict[str, str]:

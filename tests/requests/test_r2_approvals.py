@@ -9,29 +9,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from core import appointments, approvals, tickets
 from core.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
 from db.models import Appointment, ApprovalRequest, Resident, Ticket
-from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, outbox_rows
+from tests.requests.conftest import as_role as _as
 
 TUE = date(2026, 11, 24)
 
 
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
-
-
-async def _as(client: httpx.AsyncClient, role: StaffRole) -> dict[str, str]:
-    if client.cookies:
-        await client.post("/logout", data={"csrf_token": await csrf(client)})
-    r = await login(client, f"t-{role.value}", "pw-" + role.value)
-    assert r.status_code == 303, r.text
-    return {"X-CSRF-Token": await csrf(client)}
 
 
 async def _book(ctx, window: str = "09-12") -> Appointment:

@@ -4,30 +4,13 @@ closes them."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from api.app import create_app
 from core import tickets
 from core.enums import StaffRole, TicketStatus
 from db.models import Resident, Ticket
-from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, outbox_rows
-
-
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
-
-
-async def _as(client: httpx.AsyncClient, role: StaffRole) -> dict[str, str]:
-    if client.cookies:
-        await client.post("/logout", data={"csrf_token": await csrf(client)})
-    r = await login(client, f"t-{role.value}", "pw-" + role.value)
-    assert r.status_code == 303, r.text
-    return {"X-CSRF-Token": await csrf(client)}
+from tests.requests.conftest import as_role as _as
 
 
 async def _complaint(ctx, text: str = "抄表员态度很差") -> Ticket:

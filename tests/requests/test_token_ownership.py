@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from core import appointments, handoff, staff, tickets
 from core.enums import StaffRole, TicketKind
 from db.models import Appointment, AuditLog, Conversation, Resident, StaffUser, Ticket, TicketEvent
 from tests.console.conftest import queue_resident
 from tests.requests.conftest import WANG
-
-
-@pytest.fixture
-async def client(ctx, staffers):
-    app = create_app(ctx)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
 
 
 async def _bearer(ctx, name: str, role: StaffRole) -> dict[str, str]:
