@@ -9,11 +9,59 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 
+from api.console import admin as console_admin
+from api.console import (
+    appointments,
+    audit,
+    auth,
+    conversations,
+    home,
+    knowledge,
+    live,
+    queue,
+    reports,
+    tickets,
+)
+from api.console import (
+    approvals as console_approvals,
+)
+from api.console import (
+    billing as console_billing,
+)
+from api.console import (
+    corrections as console_corrections,
+)
+from api.console import (
+    inbox as console_inbox,
+)
+from api.console import (
+    notices as console_notices,
+)
+from api.console import (
+    outages as console_outages,
+)
+from api.console import (
+    proxy as console_proxy,
+)
+from api.console import (
+    reconnection as console_reconnection,
+)
+from api.console import (
+    repairs as console_repairs,
+)
 from api.deps import LoginRequired
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware
+from api.sandbox import SandboxState
+from api.sandbox import router as sandbox_router
 from api.security import COOKIE, SessionCodec
+from api.v1 import appointments as v1_appointments
+from api.v1 import billing as v1_billing
+from api.v1 import outages as v1_outages
+from api.v1 import router as api_v1
+from api.v1 import tickets as v1_tickets
 from api.webhook import webhook_router
 from core.context import AppContext
 from core.settings import Settings
@@ -74,8 +122,6 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        from sqlalchemy import text
-
         async with ctx.sessionmaker() as session:
             await session.execute(text("SELECT 1"))
         return {"status": "ok"}
@@ -90,65 +136,18 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
     if settings.webhook:
         app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode
     if settings.serve_sandbox():  # issue 12 F7: otherwise every /sandbox path is a 404
-        from api.sandbox import SandboxState
-        from api.sandbox import router as sandbox_router
-
         app.state.sandbox = SandboxState(token=settings.bot_token)
         app.include_router(sandbox_router)
     return app
 
 
 def _include_routers(app: FastAPI) -> None:
-    from api.console import auth, home
-    from api.v1 import router as api_v1
-
-    app.include_router(auth.router)
-    app.include_router(home.router)
-    app.include_router(api_v1.router)
-    from api.console import billing as console_billing  # issue 4: billing integration
-    from api.v1 import billing as v1_billing
-
-    app.include_router(v1_billing.router)
-    app.include_router(console_billing.router)
-    from api.v1 import appointments as v1_appointments  # issue 5: service requests
-    from api.v1 import tickets as v1_tickets
-
-    app.include_router(v1_tickets.router)
-    app.include_router(v1_appointments.router)
-    app.include_router(__import__("api.console.outages").console.outages.router)  # issue 7: outage notices
-    from api.console import appointments, audit, conversations, knowledge, live, queue, reports, tickets  # issue 6
-
-    app.include_router(live.router)
-    app.include_router(queue.router)
-    app.include_router(conversations.router)
-    app.include_router(conversations.media_router)
-    app.include_router(tickets.router)
-    app.include_router(appointments.router)
-    app.include_router(reports.router)
-    app.include_router(knowledge.router)
-    app.include_router(audit.router)
-    from api.console import notices as console_notices  # issue 3: written notices on file (R1)
-
-    app.include_router(console_notices.router)
-    from api.console import admin as console_admin  # issue 12: staff administration and own password
-
-    app.include_router(console_admin.router)
-    from api.console import inbox as console_inbox  # issue 13: parked updates
-
-    app.include_router(console_inbox.router)
-    from api.console import corrections as console_corrections  # issue 15: R12 bill corrections
-    from api.console import repairs as console_repairs  # issue 15: R7 repair orders
-    from api.v1 import outages as v1_outages  # issue 15: dispatch API
-
-    app.include_router(console_corrections.router)
-    app.include_router(console_repairs.router)
-    app.include_router(v1_outages.router)
-    from api.console import approvals as console_approvals  # issue 15: R2 approvals
-
-    app.include_router(console_approvals.router)
-    from api.console import reconnection as console_reconnection  # issue 15: R11 reconnection queue
-
-    app.include_router(console_reconnection.router)
-    from api.console import proxy as console_proxy  # issue 15: R16 assisted-service desk
-
-    app.include_router(console_proxy.router)
+    for router in (
+        auth.router, home.router, api_v1.router, v1_billing.router, console_billing.router, v1_tickets.router,
+        v1_appointments.router, console_outages.router, live.router, queue.router, conversations.router,
+        conversations.media_router, tickets.router, appointments.router, reports.router, knowledge.router,
+        audit.router, console_notices.router, console_admin.router, console_inbox.router,
+        console_corrections.router, console_repairs.router, v1_outages.router, console_approvals.router,
+        console_reconnection.router, console_proxy.router,
+    ):
+        app.include_router(router)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import staff as staff_service
 from core.context import AppContext
-from core.enums import StaffRole
+from db.enums import StaffRole
 from db.models import StaffUser
 
 

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from core import ignition
 from core.clock import local
-from core.enums import ROLE_RANK, StaffRole
+from db.enums import ROLE_RANK, StaffRole
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

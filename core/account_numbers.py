@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from core.enums import Utility
+from db.enums import Utility
 
 PREFIX = {Utility.gas: "1", Utility.water: "2", Utility.power: "3"}
 _PATTERN = re.compile(r"^[123][0-9]{9}$")  # ASCII digits only (\d would take any script's digits)

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.enums import AccountState as S
+from db.enums import AccountState as S
 from db.models import UtilityAccount
 
 TRANSITIONS: dict[S, frozenset[S]] = {

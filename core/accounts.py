@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from core import audit, ledger, tariffs
 from core.clock import local
 from core.demo import hash_bill_code
-from core.enums import AccountState, LinkMethod, MeterType, Utility
+from db.enums import AccountState, LinkMethod, MeterType, Utility
 from db.models import AccountLink, MeterReading, Resident, UtilityAccount
 
 

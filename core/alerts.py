@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import accounts, ledger, outbox
 from core.clock import local
 from core.context import AppContext
-from core.enums import AccountState, MeterType
+from db.enums import AccountState, MeterType
 from db.models import AccountLink, AlertLog, Resident, UtilityAccount
 
 log = logging.getLogger(__name__)

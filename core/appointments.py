@@ -22,7 +22,6 @@ from sqlalchemy.orm import selectinload
 
 from core import audit, ignition, outbox, slots
 from core.clock import LOCAL_TZ, local
-from core.enums import AppointmentStatus, ServiceType, StaffRole
 from core.numbers import next_number
 from core.staff import has_role, may_act_on
 from core.tickets import (
@@ -36,6 +35,7 @@ from core.tickets import (
     format_deadline,
     require_polite,
 )
+from db.enums import AppointmentStatus, ServiceType, StaffRole
 from db.models import Appointment, AppointmentEvent, Resident, StaffUser
 
 log = logging.getLogger(__name__)

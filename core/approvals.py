@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appointments, audit, tickets
-from core.enums import OPEN_TICKET_STATUSES, AppointmentStatus, StaffRole, TicketStatus
 from core.staff import has_role
+from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, StaffRole, TicketStatus
 from db.models import Appointment, ApprovalRequest, StaffUser, Ticket
 
 MAX_REASON = 500

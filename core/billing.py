@@ -25,7 +25,7 @@ from sqlalchemy.sql import bindparam
 from core import account_numbers, account_states, audit, corrections
 from core.clock import LOCAL_TZ, local
 from core.demo import hash_bill_code
-from core.enums import AccountState, LedgerKind, MeterType, Utility
+from db.enums import AccountState, LedgerKind, MeterType, Utility
 from db.models import LedgerEntry, MeterReading, UtilityAccount
 
 RECORD_TYPES = ("account", "reading", "charge", "payment", "adjustment")

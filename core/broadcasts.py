@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, outbox
-from core.enums import BroadcastStatus, OutboxStatus
+from db.enums import BroadcastStatus, OutboxStatus
 from db.models import Broadcast, OutboxNotification, StaffUser
 
 # Broadcast rows go after individual notifications (a staff reply must not wait behind 20,000 notices).

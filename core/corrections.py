@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import audit
-from core.enums import ApprovalRole, CorrectionStatus, LedgerKind, Utility
+from db.enums import ApprovalRole, CorrectionStatus, LedgerKind, Utility
 from db.models import BillCorrection, BillCorrectionStep, LedgerEntry, MeterReading, StaffUser, UtilityAccount
 
 REREAD_OVER_MILLI = 100_000  # R12: a resident reading over 100 m³ in a month is re-read

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
-from core.enums import OPEN_TICKET_STATUSES, ConversationStatus
+from db.enums import OPEN_TICKET_STATUSES, ConversationStatus
 from db.models import Conversation, Ticket
 
 

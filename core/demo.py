@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import account_numbers, keys, staff
 from core.clock import LOCAL_TZ
-from core.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
+from db.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
 from db.models import AccountLink, LedgerEntry, MeterReading, Resident, SlotCapacity, UtilityAccount
 
 DISTRICTS = ["城东区", "城西区", "城南区", "城北区"]

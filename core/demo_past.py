@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, staff, tickets
 from core.clock import LOCAL_TZ, local
-from core.enums import (
+from db.enums import (
     AppointmentStatus,
     ApprovalRole,
     ConversationStatus,

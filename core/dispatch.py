@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outages
-from core.enums import OutageKind, OutageStatus, StaffRole, Utility
 from core.staff import has_role
+from db.enums import OutageKind, OutageStatus, StaffRole, Utility
 from db.models import Broadcast, OutageNotice, StaffUser
 
 

@@ -23,7 +23,9 @@ from sqlalchemy.orm import selectinload
 from core import audit, language_guard, outbox
 from core.clock import LOCAL_TZ, local
 from core.context import AppContext
-from core.enums import (
+from core.i18n import DEFAULT_LOCALE
+from core.staff import owns
+from db.enums import (
     OPEN_TICKET_STATUSES,
     ROLE_RANK,
     ConversationStatus,
@@ -31,8 +33,6 @@ from core.enums import (
     StaffRole,
     TicketKind,
 )
-from core.i18n import DEFAULT_LOCALE
-from core.staff import owns
 from db.models import (
     ChecklistNotice,
     Conversation,

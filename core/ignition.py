@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from core.enums import ServiceType
 from core.tickets import InvalidInput
+from db.enums import ServiceType
 
 
 def N_(message: str) -> str:

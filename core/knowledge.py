@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import KnowledgeParaphrase, QuestionLog, StaffUser
 from knowledge.matcher import Matcher, MatchResult
 

@@ -16,8 +16,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.enums import LedgerKind
 from core.numbers import next_number
+from db.enums import LedgerKind
 from db.models import LedgerEntry
 
 log = logging.getLogger(__name__)

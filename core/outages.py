@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, broadcasts, language_guard
 from core.calendar import WorkCalendar
 from core.clock import LOCAL_TZ, local
-from core.enums import AccountState, OutageKind, OutageStatus, OutboxStatus, StaffRole, Utility
 from core.i18n import DEFAULT_LOCALE, LOCALES, Translator, normalize_locale
 from core.numbers import next_number
 from core.outbox import message_payload
 from core.staff import has_role
+from db.enums import AccountState, OutageKind, OutageStatus, OutboxStatus, StaffRole, Utility
 from db.models import (
     AccountLink,
     Broadcast,

@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from core.enums import BroadcastStatus, OutboxStatus
+from db.enums import BroadcastStatus, OutboxStatus
 from db.models import Broadcast, OutboxNotification, Resident, SendGate
 
 GATE = "telegram"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.enums import QuestionOutcome, Utility
+from db.enums import QuestionOutcome, Utility
 from db.models import QuestionLog, Resident
 
 if TYPE_CHECKING:

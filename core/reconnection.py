@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, ledger, outbox
 from core.alerts import ARREARS, CUTOFF_AFTER_NOTICE
-from core.enums import AccountState
 from core.tickets import InvalidInput, NotAllowed, TransitionError, _publish
+from db.enums import AccountState
 from db.models import AlertLog, ReconnectionRequest, Resident, StaffUser, UtilityAccount
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import audit, tickets
-from core.enums import OPEN_TICKET_STATUSES, Priority, TicketKind, TicketStatus
+from db.enums import OPEN_TICKET_STATUSES, Priority, TicketKind, TicketStatus
 from db.models import Resident, StaffUser, Ticket, TicketEvent
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.clock import LOCAL_TZ, local
-from core.enums import (
+from db.enums import (
     OPEN_TICKET_STATUSES,
     AppointmentStatus,
     QuestionOutcome,

@@ -53,13 +53,3 @@ async def remind(ctx: Any) -> list[str]:
     if sent:
         log.info("queued %d visit reminders", len(sent))
     return sent
-
-
-def jobs() -> list[Any]:
-    """The scheduler entries of this feature (added to core.scheduler.default_jobs)."""
-    from core.scheduler import Job
-
-    return [
-        Job("requests.escalate", 300, escalate),
-        Job("requests.remind", 600, remind),
-    ]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core.enums import ConversationStatus
 from core.i18n import LOCALES
+from db.enums import ConversationStatus
 from db.models import Conversation, Resident
 
 SEEN_RESOLUTION = timedelta(minutes=5)  # don't write last_seen_at on every update

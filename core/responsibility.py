@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from core.enums import Utility
+from db.enums import Utility
 
 
 def N_(message: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core import alerts, inbox, outages, repairs, requests_jobs
 from core.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """All periodic jobs of the product. Features append theirs here."""
-    jobs: list[Job] = []
-    from core import requests_jobs  # service requests (issue 5)
-    jobs.extend(requests_jobs.jobs())
-    jobs.append(Job("outage-reminders", 300, __import__("core.outages").outages.send_due_reminders))  # R9, issue 7
-    jobs.append(Job("account-alerts", 1800, __import__("core.alerts").alerts.run_alerts))  # low credit, R11, issue 4
-    jobs.append(Job("inbox-prune", 3600, __import__("core.inbox").inbox.prune_job))  # issue 13: retention
-    jobs.append(Job("repair-callbacks", 600, __import__("core.repairs").repairs.ensure_callbacks))  # R7, issue 15
-    return jobs
+    return [
+        Job("requests.escalate", 300, requests_jobs.escalate),  # complaint and callback deadlines
+        Job("requests.remind", 600, requests_jobs.remind),  # visit reminders
+        Job("outage-reminders", 300, outages.send_due_reminders),  # R9
+        Job("account-alerts", 1800, alerts.run_alerts),  # low credit, R11
+        Job("inbox-prune", 3600, inbox.prune_job),  # retention of handled updates
+        Job("repair-callbacks", 600, repairs.ensure_callbacks),  # R7
+    ]
 
 
 LEADER_LOCK = 0x4F4E4553_0001  # PostgreSQL advisory lock id of the scheduler ("ONES", 1)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.clock import LOCAL_TZ, local
-from core.enums import AppointmentStatus
+from db.enums import AppointmentStatus
 from db.models import Appointment, SlotCapacity, StaffUser
 
 HORIZON_WORKING_DAYS = 14  # residents book among the next 14 working days

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.enums import ROLE_RANK, StaffRole
+from db.enums import ROLE_RANK, StaffRole
 from db.models import ApiToken, StaffUser
 
 _hasher = PasswordHasher()

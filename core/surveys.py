@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
 from core.clock import local
-from core.enums import OutboxStatus, Priority, ServiceType, TicketKind
+from db.enums import OutboxStatus, Priority, ServiceType, TicketKind
 from db.models import Appointment, OutboxNotification, Resident, StaffUser, Survey, Ticket, TicketEvent
 
 

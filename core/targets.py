@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import repairs
 from core.account_states import READING_WINDOW
 from core.clock import LOCAL_TZ, local
-from core.enums import AccountState, CorrectionStatus, TicketKind, TicketStatus
 from core.reports import LOW_SCORE, Period
+from db.enums import AccountState, CorrectionStatus, TicketKind, TicketStatus
 from db.models import BillCorrection, MeterReading, Survey, Ticket, UtilityAccount
 
 DONE = (TicketStatus.resolved, TicketStatus.closed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from core.enums import Utility
+from db.enums import Utility
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "tariffs.yaml"
 MILLI = 1000  # volumes are integer thousandths of a unit, like meter readings

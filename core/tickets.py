@@ -27,7 +27,9 @@ from sqlalchemy.orm import selectinload
 
 from core import audit, language_guard, outbox
 from core.clock import local
-from core.enums import (
+from core.numbers import next_number
+from core.staff import has_role, may_act_on
+from db.enums import (
     OPEN_TICKET_STATUSES,
     AppointmentStatus,
     Priority,
@@ -36,8 +38,6 @@ from core.enums import (
     TicketStatus,
     Utility,
 )
-from core.numbers import next_number
-from core.staff import has_role, may_act_on
 from db.models import Appointment, QuestionLog, Resident, StaffUser, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from api.templating import render
 from core import appointments, approvals, handoff, slots
 from core.appointments import AppointmentFilters
 from core.clock import local
-from core.enums import ROLE_RANK, AppointmentStatus, StaffRole
 from core.tickets import RequestError
+from db.enums import ROLE_RANK, AppointmentStatus, StaffRole
 from db.models import Appointment, StaffUser
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])

@@ -16,8 +16,8 @@ from api.security import SessionData
 from api.templating import render
 from core import canned, handoff, language_guard
 from core.context import AppContext
-from core.enums import ConversationStatus, MessageDirection
 from core.staff import owns
+from db.enums import ConversationStatus, MessageDirection
 from db.models import Conversation, ConversationMessage, Resident, StaffUser
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])

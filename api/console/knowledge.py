@@ -15,7 +15,7 @@ from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
 from api.templating import render
 from core import knowledge as live_knowledge
 from core import reports
-from core.enums import ROLE_RANK, StaffRole
+from db.enums import ROLE_RANK, StaffRole
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
 

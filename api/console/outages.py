@@ -20,8 +20,8 @@ from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
 from api.templating import render
 from core import broadcasts, outages
 from core.clock import LOCAL_TZ, local
-from core.enums import OutageKind, OutageStatus, Utility
 from core.i18n import LOCALES
+from db.enums import OutageKind, OutageStatus, Utility
 from db.models import OutageNotice
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])

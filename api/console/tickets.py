@@ -17,8 +17,8 @@ from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.templating import render
 from core import approvals, audit, handoff, language_guard, tickets
 from core.clock import LOCAL_TZ
-from core.enums import OPEN_TICKET_STATUSES, ROLE_RANK, StaffRole, TicketKind, TicketStatus, Utility
 from core.tickets import TRANSITIONS, TicketFilters
+from db.enums import OPEN_TICKET_STATUSES, ROLE_RANK, StaffRole, TicketKind, TicketStatus, Utility
 from db.models import Resident, StaffUser, Ticket
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
 from core import appointments, ignition, slots, tickets
-from core.enums import AppointmentStatus, ServiceType
+from db.enums import AppointmentStatus, ServiceType
 from db.models import Appointment, Resident, StaffUser
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["appointments"], dependencies=[CsrfDep])

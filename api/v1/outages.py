@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
 from core import dispatch, outages
-from core.enums import OutageKind, OutageStatus, Utility
+from db.enums import OutageKind, OutageStatus, Utility
 
 router = APIRouter(prefix="/api/v1/outages", tags=["outages"], dependencies=[CsrfDep])
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
 from core import surveys, tickets
-from core.enums import Priority, TicketKind, TicketStatus, Utility
+from db.enums import Priority, TicketKind, TicketStatus, Utility
 from db.models import Resident, StaffUser, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"], dependencies=[CsrfDep])

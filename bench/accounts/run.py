@@ -46,9 +46,9 @@ import db.models  # noqa: E402, F401  (registers the tables on Base.metadata)
 from core import account_numbers, accounts, billing  # noqa: E402
 from core.clock import LOCAL_TZ  # noqa: E402
 from core.context import AppContext  # noqa: E402
-from core.enums import AccountState, LinkMethod, MeterType, Utility  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from db.base import Base  # noqa: E402
+from db.enums import AccountState, LinkMethod, MeterType, Utility  # noqa: E402
 
 DB_NAME = "onestop_bench_accounts"
 UTILITIES = (Utility.gas, Utility.water, Utility.power)
@@ -349,7 +349,7 @@ def import_cli(url: str, path: Path) -> tuple[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ONESTOP_", "DATABASE_URL", "TELEGRAM_"))}
     env["DATABASE_URL"] = url
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "core.cli", "import", str(path)], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "onestop.cli", "import", str(path)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
     elapsed = time.perf_counter() - t
     if out.returncode != 0:

@@ -69,8 +69,8 @@ async def fresh_database(base_url: str, name: str) -> str:
 async def seed_and_announce(db: str, n: int) -> dict[str, Any]:
     """N residents with a linked water account in 城东区, then announce an emergency outage there."""
     from core import outages, staff
-    from core.enums import AccountState, LinkMethod, MeterType, OutageKind, StaffRole, Utility
     from db.base import Base
+    from db.enums import AccountState, LinkMethod, MeterType, OutageKind, StaffRole, Utility
     from db.models import AccountLink, OutboxNotification, Resident, UtilityAccount
 
     settings = Settings(_env_file=None, database_url=db, telegram_bot_token=SecretStr("1:x"),

@@ -83,7 +83,7 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
     env.update(DATABASE_URL=url, ONESTOP_PORT=str(port), ONESTOP_HOST="127.0.0.1",
                ONESTOP_SECRET_KEY="bench-console-secret", PYTHONUNBUFFERED="1")
     with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,
+        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -17,7 +17,10 @@ from typing import Any
 import asyncpg
 
 from core.clock import local
-from core.enums import (
+from core.staff import hash_password
+from core.tickets import PREFIXES
+from db.base import Base
+from db.enums import (
     ConversationStatus,
     MessageDirection,
     Priority,
@@ -26,9 +29,6 @@ from core.enums import (
     TicketStatus,
     Utility,
 )
-from core.staff import hash_password
-from core.tickets import PREFIXES
-from db.base import Base
 
 AGENTS = 50
 RESIDENT_BASE = 5_000_000_000  # Telegram-like user ids

@@ -255,7 +255,7 @@ async def seed_tickets(ctx: AppContext, count: int) -> dict[str, Any]:
     from sqlalchemy import insert
 
     from core import staff
-    from core.enums import Priority, StaffRole, TicketKind, TicketStatus, Utility
+    from db.enums import Priority, StaffRole, TicketKind, TicketStatus, Utility
     from db.models import Ticket
 
     rng = random.Random(5)

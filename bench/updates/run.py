@@ -47,8 +47,8 @@ from bench.requests.run import SCRIPT, callback_update, fresh_pg, make_bot, make
 from bot.app import build_dispatcher  # noqa: E402
 from bot.delivery import InboxWorker  # noqa: E402
 from core.demo import load_demo  # noqa: E402
-from core.enums import OutboxStatus  # noqa: E402
 from core.inbox import DONE, WAITING, WORKING  # noqa: E402
+from db.enums import OutboxStatus  # noqa: E402
 from db.models import InboundUpdate, OutboxNotification, Ticket  # noqa: E402
 from db.session import make_engine, make_sessionmaker  # noqa: E402
 from tests.e2e.conftest import free_port  # noqa: E402
@@ -196,11 +196,11 @@ async def bench_onestop(pg: str, redis: str, standin: StandInTelegram, answers: 
     url, drop = await fresh_pg(pg)
     ports = [free_port() for _ in range(n_procs)]
     envs = [_env(standin, p, url, redis) for p in ports]
-    await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=envs[0],
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "onestop.cli", "migrate"], cwd=ROOT, env=envs[0],
                             check=True, capture_output=True)
-    await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "core.cli", "demo-data"], cwd=ROOT, env=envs[0],
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "onestop.cli", "demo-data"], cwd=ROOT, env=envs[0],
                             check=True, capture_output=True)
-    procs = [_spawn(["core.cli", "run"], env, tmp / f"onestop-{n_procs}-{i}.log") for i, env in enumerate(envs)]
+    procs = [_spawn(["onestop.cli", "run"], env, tmp / f"onestop-{n_procs}-{i}.log") for i, env in enumerate(envs)]
     try:
         for port, proc, i in zip(ports, procs, range(n_procs), strict=True):
             _wait_healthy(port, proc, tmp / f"onestop-{n_procs}-{i}.log")

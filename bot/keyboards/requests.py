@@ -15,8 +15,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
-from core.enums import AppointmentStatus, TicketKind, TicketStatus
 from core.tickets import MAX_ATTACHMENTS, MAX_DESCRIPTION, FaultCategory
+from db.enums import AppointmentStatus, TicketKind, TicketStatus
 
 K = TypeVar("K")
 

@@ -38,7 +38,7 @@ from core import account_numbers, accounts, charts, ledger
 from core.accounts import AccountSummary, LinkStatus
 from core.clock import local
 from core.context import AppContext
-from core.enums import AccountState, LinkMethod, MeterType, Utility
+from db.enums import AccountState, LinkMethod, MeterType, Utility
 from db.models import AccountLink, Resident, UtilityAccount
 
 router = Router(name=__name__)

@@ -33,7 +33,7 @@ from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, ProposalAction, format_day, format_window
 from core.clock import local
 from core.context import AppContext
-from core.enums import ServiceType
+from db.enums import ServiceType
 from db.models import Appointment, Resident
 
 router = Router(name=__name__)

@@ -37,7 +37,7 @@ from bot.keyboards.menu import is_menu_text
 from bot.routers.guides import content_lang, send_topic
 from core import knowledge, outages, questions, residents
 from core.context import AppContext
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import Resident
 
 router = Router(name=__name__)

@@ -25,7 +25,7 @@ from bot.routers.handoff import start_handoff
 from bot.routers.start import show_menu
 from core import handoff, questions, tickets
 from core.context import AppContext
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import Resident
 
 router = Router(name=__name__)

@@ -44,8 +44,8 @@ from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from bot.routers.start import show_menu
 from core import responsibility, tickets
 from core.context import AppContext
-from core.enums import Utility
 from core.tickets import MAX_ATTACHMENTS, MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory
+from db.enums import Utility
 from db.models import Resident
 
 router = Router(name=__name__)

@@ -26,7 +26,7 @@ from bot.routers.start import show_menu
 from core import handoff
 from core.clock import local
 from core.context import AppContext
-from core.enums import ConversationStatus
+from db.enums import ConversationStatus
 from db.models import Conversation, Resident
 
 router = Router(name=__name__)

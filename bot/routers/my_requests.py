@@ -26,7 +26,7 @@ from bot.routers.appointment import start_reschedule
 from core import appointments, tickets
 from core.appointments import SERVICE_LABELS, format_day, format_window
 from core.context import AppContext
-from core.enums import OPEN_TICKET_STATUSES, AppointmentStatus, ServiceType, TicketKind
+from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, ServiceType, TicketKind
 from db.models import Appointment, Resident, Ticket
 
 router = Router(name=__name__)

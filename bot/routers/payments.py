@@ -29,7 +29,7 @@ from bot.routers.accounts import AccountAction, AccountCallback, account_title
 from bot.routers.topup import CURRENCY, parse_payload, problem_text
 from core import accounts, alerts, audit, ledger
 from core.context import AppContext
-from core.enums import AccountState, MeterType
+from db.enums import AccountState, MeterType
 from db.models import Resident, UtilityAccount
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.guides import TopicActionCallback
 from core import ledger, tariffs
 from core.accounts import format_quantity
-from core.enums import Utility
+from db.enums import Utility
 from knowledge.models import Action
 
 router = Router(name=__name__)

@@ -26,7 +26,7 @@ from bot.routers.accounts import AccountAction, AccountCallback, account_title, 
 from core import accounts, alerts, ledger
 from core.accounts import TopupProblem
 from core.context import AppContext
-from core.enums import MeterType
+from db.enums import MeterType
 from db.models import Resident
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from core import accounts, ledger
 from core.accounts import LinkStatus
 from core.clock import LOCAL_TZ
 from core.demo import bill_code
-from core.enums import AccountState, LedgerKind, LinkMethod, MeterType, Utility
+from db.enums import AccountState, LedgerKind, LinkMethod, MeterType, Utility
 from db.models import AccountLink, AuditLog, LedgerEntry, MeterReading, Resident, UtilityAccount
 from tests.accounts.conftest import LINA, WANG, lina_water
 

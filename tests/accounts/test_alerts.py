@@ -10,7 +10,7 @@ from bot.routers.accounts import AccountAction, AccountCallback
 from bot.routers.topup import TopupAction, TopupCallback
 from core import accounts, alerts, scheduler
 from core.clock import LOCAL_TZ
-from core.enums import AccountState, LedgerKind
+from db.enums import AccountState, LedgerKind
 from db.models import AccountLink, AlertLog, LedgerEntry, OutboxNotification, Resident
 from tests.accounts.conftest import WANG, ZHANG
 

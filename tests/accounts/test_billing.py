@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from core import account_numbers, accounts, billing, ledger, staff
 from core.demo import hash_bill_code
-from core.enums import LedgerKind, LinkMethod, StaffRole, Utility
+from db.enums import LedgerKind, LinkMethod, StaffRole, Utility
 from db.models import AuditLog, LedgerEntry, MeterReading, Resident, StaffUser, UtilityAccount
 from tests.accounts.conftest import LINA, WANG
 from tests.api.conftest import csrf_from, login
@@ -220,7 +220,7 @@ async def test_console_upload(demo, client, staff_users, session) -> None:
 def test_cli_import(tmp_path, monkeypatch) -> None:
     import asyncio
 
-    from core.cli import app
+    from onestop.cli import app
     from tests.conftest import make_ctx, make_settings
 
     db = tmp_path / "cli.db"

@@ -8,7 +8,7 @@ from bot.keyboards.proxy import ProxyAct, ProxyCallback
 from bot.routers.accounts import AccountAction, AccountCallback
 from core import account_numbers, accounts
 from core.demo import bill_code
-from core.enums import Utility
+from db.enums import Utility
 from db.models import AccountLink, Resident
 from tests import updates
 from tests.accounts.conftest import LINA, WANG, lina_water

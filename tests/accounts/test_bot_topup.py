@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.routers.topup import TopupAction, TopupCallback, invoice_payload
 from core import accounts, ledger
-from core.enums import LedgerKind, MeterType, Utility
+from db.enums import LedgerKind, MeterType, Utility
 from db.models import AuditLog, LedgerEntry
 from tests import updates
 from tests.accounts.conftest import LINA, WANG

@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from core import charts
-from core.enums import Utility
+from db.enums import Utility
 
 LEFT, RIGHT, BOTTOM = 90, charts.WIDTH - 30, charts.HEIGHT - 70
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from core import account_numbers, account_states, billing, corrections, staff
-from core.cli import app as cli
-from core.enums import AccountState, ApprovalRole, CorrectionStatus, LedgerKind, StaffRole, Utility
+from db.enums import AccountState, ApprovalRole, CorrectionStatus, LedgerKind, StaffRole, Utility
 from db.models import AuditLog, BillCorrection, LedgerEntry, MeterReading, UtilityAccount
+from onestop.cli import app as cli
 from tests.api.conftest import login
 from tests.conftest import make_ctx, make_settings
 from tests.console.conftest import token_of

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from core import corrections, staff, targets
 from core.demo import load_demo
 from core.demo_past import load_past
-from core.enums import ApprovalRole, CorrectionStatus, StaffRole
 from core.reports import Period
+from db.enums import ApprovalRole, CorrectionStatus, StaffRole
 from db.models import BillCorrectionStep
 from tests.accounts.test_corrections import _acc, _account_row, _charges, _correction, _import, _month
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.routers.topup import invoice_payload
 from core import handoff
-from core.enums import ConversationStatus
+from db.enums import ConversationStatus
 from db.models import AuditLog, Resident
 from tests import updates
 from tests.accounts.conftest import WANG

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core import accounts, alerts, billing, ledger
 from core.demo import load_demo
-from core.enums import LedgerKind
+from db.enums import LedgerKind
 from db.models import AlertLog, LedgerEntry
 from tests.accounts.conftest import WANG
 

@@ -14,7 +14,7 @@ from api.app import create_app
 from bot.routers.reconnection import ReconnectCallback
 from core import reconnection, tickets
 from core.alerts import ARREARS
-from core.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
+from db.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
 from db.models import (
     AccountLink,
     AlertLog,

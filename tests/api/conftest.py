@@ -11,7 +11,7 @@ import pytest
 from api.app import create_app
 from core import staff
 from core.context import AppContext
-from core.enums import StaffRole
+from db.enums import StaffRole
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.enums import StaffRole
+from db.enums import StaffRole
 from tests.api.conftest import csrf, csrf_from, login
 
 

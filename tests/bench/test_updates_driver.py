@@ -26,8 +26,8 @@ from bench.updates.run import SUBMIT_PREFIX, Answers, MissingSubmit, next_update
 from bot.app import build_dispatcher
 from bot.routers.fault import Act, FaultCallback
 from core.demo import load_demo
-from core.enums import OutboxStatus
 from core.inbox import DONE, WORKING
+from db.enums import OutboxStatus
 from db.models import Ticket
 from tests.e2e.standin import TOKEN, StandInTelegram
 

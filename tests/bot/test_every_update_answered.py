@@ -19,7 +19,7 @@ from bot.middlewares.commands import KNOWN_COMMANDS
 from bot.routers import get_routers, payments
 from core import handoff
 from core.demo import load_demo
-from core.enums import ConversationStatus
+from db.enums import ConversationStatus
 from db.models import Conversation, ConversationMessage, Resident, Ticket
 from tests import updates
 from tests.mocked_bot import BOT_ID

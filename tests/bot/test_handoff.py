@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.routers.handoff import HandoffAction, HandoffCallback
 from core import handoff, staff
 from core.clock import LOCAL_TZ
-from core.enums import ConversationStatus, MessageDirection, StaffRole, TicketKind
+from db.enums import ConversationStatus, MessageDirection, StaffRole, TicketKind
 from db.models import Conversation, ConversationMessage, OutboxNotification, Resident, Survey
 from tests import updates
 

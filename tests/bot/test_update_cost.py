@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 
 from bot.app import build_dispatcher
 from core import handoff
-from core.enums import ConversationStatus
+from db.enums import ConversationStatus
 from db.models import Conversation, Resident
 from tests import updates
 

@@ -10,7 +10,7 @@ import pytest
 
 from core import handoff
 from core.context import AppContext
-from core.enums import StaffRole
+from db.enums import StaffRole
 from db.models import Conversation, Resident
 from tests.api.conftest import PASSWORD, app, client, csrf_from, login, staff_users  # noqa: F401  (fixtures)
 

@@ -47,7 +47,7 @@ def _need_browser() -> None:
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "onestop.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=True).stdout
 
 
@@ -95,7 +95,7 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
         assert passwords[user] not in out
     log = tmp / "onestop.log"
     with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,
+        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from core import cli, reports, staff, targets
+from core import reports, staff, targets
 from core.context import AppContext
 from core.demo import load_demo
 from core.demo_past import DEMO_NOTE, load_past
@@ -24,6 +24,7 @@ from db.models import (
     Ticket,
     TicketEvent,
 )
+from onestop import cli
 from tests.api.conftest import PASSWORD
 from tests.conftest import make_ctx, make_settings
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from core import appointments, tickets
-from core.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
+from db.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
 from db.models import AuditLog, OutboxNotification, Resident, SlotCapacity, Ticket
 from tests.console.conftest import add_resident, token_of
 

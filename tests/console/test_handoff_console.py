@@ -8,7 +8,7 @@ import types
 from PIL import Image
 from sqlalchemy import select
 
-from core.enums import ConversationStatus, MessageDirection, StaffRole
+from db.enums import ConversationStatus, MessageDirection, StaffRole
 from db.models import AuditLog, Conversation, ConversationMessage, OutboxNotification, Survey
 from tests.console.conftest import queue_resident, token_of
 

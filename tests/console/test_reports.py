@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from core import reports
-from core.enums import Priority, QuestionOutcome, StaffRole, TicketKind, TicketStatus, Utility
+from db.enums import Priority, QuestionOutcome, StaffRole, TicketKind, TicketStatus, Utility
 from db.models import AuditLog, QuestionLog, Survey, Ticket, TopicSuggestion
 from tests.console.conftest import add_resident, token_of
 

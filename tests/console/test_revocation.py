@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from core import staff
-from core.enums import StaffRole
+from db.enums import StaffRole
 from db.models import ApiToken, AuditLog, StaffUser
 from tests.api.conftest import PASSWORD, login
 from tests.conftest import make_ctx, make_settings
@@ -154,7 +154,7 @@ async def test_agent_cannot_use_the_admin_page(make_client, staff_users) -> None
 @pytest.mark.parametrize("command", ["deactivate-staff", "reset-password"])
 def test_cli_ends_sessions(command: str, tmp_path, monkeypatch) -> None:
     """The CLI commands work on the configured database and refuse an unknown name in one line."""
-    from core.cli import app as cli
+    from onestop.cli import app as cli
 
     db = tmp_path / "cli.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{db}")

@@ -26,7 +26,7 @@ import pytest
 
 from core import staff
 from core.context import AppContext
-from core.enums import ROLE_RANK, StaffRole
+from db.enums import ROLE_RANK, StaffRole
 from tests.api.conftest import csrf_from, login
 from tests.console.conftest import token_of
 from tests.console.test_security import ROUTES, required_role

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from api.app import create_app
-from core.enums import ROLE_RANK, StaffRole
+from db.enums import ROLE_RANK, StaffRole
 from tests.conftest import make_settings
 from tests.console.conftest import queue_resident, token_of
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta
 
 from core import targets
 from core.clock import LOCAL_TZ
-from core.enums import (
+from core.reports import Period
+from db.enums import (
     AccountState,
     CorrectionStatus,
     MeterType,
@@ -18,7 +19,6 @@ from core.enums import (
     TicketStatus,
     Utility,
 )
-from core.reports import Period
 from db.models import BillCorrection, MeterReading, Survey, Ticket, UtilityAccount
 from tests.console.conftest import add_resident
 

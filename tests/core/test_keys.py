@@ -17,10 +17,10 @@ from api.app import create_app
 from core import keys, staff
 from core.context import AppContext
 from core.demo import hash_bill_code
-from core.enums import StaffRole
-from core.runner import ensure_admin
 from core.settings import Settings
 from db.base import Base
+from db.enums import StaffRole
+from onestop.runner import ensure_admin
 from tests.api.conftest import PASSWORD, login
 
 
@@ -31,7 +31,7 @@ def _settings(tmp_path: Path, **kw) -> Settings:
 def test_production_refuses_to_start_without_a_key_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ONESTOP_", "TELEGRAM_"))}
     env.update(TELEGRAM_BOT_TOKEN="123456:real-looking-token", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/p.db")
-    r = subprocess.run([sys.executable, "-m", "core.cli", "api"], cwd=tmp_path, env=env, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "onestop.cli", "api"], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=120, check=False)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()

@@ -34,7 +34,7 @@ class RunningApp:
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "onestop.cli", *args], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120, check=True)
     return out.stdout
 
@@ -61,7 +61,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     _cli("demo-data", "--no-history", env=env)  # the flows check exact figures made by their own steps
     log = tmp / "onestop.log"
     with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,
+        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

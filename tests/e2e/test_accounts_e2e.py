@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from core import account_numbers
-from core.enums import Utility
+from db.enums import Utility
 from tests.e2e.conftest import Resident, RunningApp, inline_buttons
 
 pytestmark = pytest.mark.e2e

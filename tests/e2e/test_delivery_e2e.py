@@ -75,7 +75,7 @@ class Proc:
         self.port = int(env["ONESTOP_PORT"])
         self.log = log
         with log.open("a") as fh:
-            self.p = subprocess.Popen([sys.executable, "-m", "core.cli", "run"], cwd=ROOT, env=env, stdout=fh,
+            self.p = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
                                       stderr=subprocess.STDOUT)
         _started.append(self.p)
         deadline = time.monotonic() + 60
@@ -166,7 +166,7 @@ def test_webhook_mode_survives_sigkill_mid_stream(tmp_path: Path, standin: Stand
     assert time.monotonic() - started < 10 + 10  # the default grace, plus closing down
     assert "working" not in _sqlite_statuses(db)
     out = log.read_text()
-    assert "Traceback" not in out and "core.runner: stopped" in out
+    assert "Traceback" not in out and "onestop.runner: stopped" in out
 
     proc = Proc(env, log)
     standin.wait(lambda: _everyone_answered(standin, more), 40, "the rest answered after the restart")
@@ -232,7 +232,7 @@ def test_two_processes_share_one_database_without_doing_anything_twice(
         tmp_path: Path, standin: StandInTelegram, pg_url: str, redis_url: str) -> None:
     ports = [free_port(), free_port()]
     envs = [_env(standin, p, pg_url, webhook=True, REDIS_URL=redis_url) for p in ports]
-    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=envs[0], check=True,
+    subprocess.run([sys.executable, "-m", "onestop.cli", "migrate"], cwd=ROOT, env=envs[0], check=True,
                    capture_output=True, timeout=120)
     notified = _residents(40)
     asyncio.run(_add_notifications(pg_url, notified))

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from core import account_numbers
-from core.enums import Utility
+from db.enums import Utility
 from tests.e2e.conftest import Resident, RunningApp, inline_buttons
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from core import account_numbers
 from core.accounts import MAX_LINK_FAILURES
 from core.demo import bill_code
-from core.enums import LinkMethod, Utility
+from db.enums import LinkMethod, Utility
 from db.models import AccountLink, ProxyApplication, Resident
 from tests import updates
 from tests.guided.conftest import GRANNY, LINA
@@ -163,7 +163,7 @@ async def test_family_member_links_by_own_number_on_file_for_the_relative(lina, 
 
 async def test_accounts_with_phone_matches_like_verify_and_skips_linked_and_dismantled(demo) -> None:
     from core import accounts
-    from core.enums import AccountState
+    from db.enums import AccountState
     from db.models import UtilityAccount
 
     async with demo.sessionmaker() as s:

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from core import tickets
-from core.enums import TicketKind
+from db.enums import TicketKind
 from db.models import Resident, Ticket
 from tests import updates
 from tests.guided.conftest import GRANNY, LINA

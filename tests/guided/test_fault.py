@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.enums import OutageKind, OutageStatus, Priority, TicketKind, Utility
+from db.enums import OutageKind, OutageStatus, Priority, TicketKind, Utility
 from db.models import OutageNotice, Ticket, TicketEvent
 from tests import updates
 from tests.guided.conftest import GRANNY, LINA
@@ -165,7 +165,7 @@ async def test_category_choice_is_shown_again_after_back(granny, demo) -> None:
 
 
 async def test_several_addresses_water_first_and_paged(demo, dp, bot) -> None:
-    from core.enums import LinkMethod
+    from db.enums import LinkMethod
     from db.models import AccountLink, Resident, UtilityAccount
 
     wang = 10001  # two linked accounts (gas, water); a third one is linked here

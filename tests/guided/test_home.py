@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from core.enums import QuestionOutcome, TicketKind
+from db.enums import QuestionOutcome, TicketKind
 from db.models import Conversation, QuestionLog, Resident, Ticket
 from tests import updates
 from tests.guided.conftest import GRANNY

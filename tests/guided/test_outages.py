@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.enums import OutageKind, OutageStatus, Utility
+from db.enums import OutageKind, OutageStatus, Utility
 from db.models import DistrictSubscription, OutageNotice
 from tests import updates
 from tests.guided.conftest import GRANNY, LINA

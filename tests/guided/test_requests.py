@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import appointments, slots, tickets
-from core.enums import AppointmentStatus, ServiceType, TicketKind, TicketStatus
+from db.enums import AppointmentStatus, ServiceType, TicketKind, TicketStatus
 from db.models import Appointment, Resident, Ticket
 from tests import updates
 from tests.guided.conftest import GRANNY

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from core import slots
 from core.clock import LOCAL_TZ
-from core.enums import AppointmentStatus, ServiceType
+from db.enums import AppointmentStatus, ServiceType
 from db.models import Appointment
 from tests import updates
 from tests.guided.conftest import GRANNY

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from core import checks
-from core.cli import app
 from core.settings import Settings
+from onestop.cli import app
 
 GOOD_SECRET = "Xq3_kP9-vLm2Rt7Wz8Yb"
 KEY = "k" * 40

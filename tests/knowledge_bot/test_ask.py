@@ -9,7 +9,7 @@ from aiogram.types import ReplyKeyboardMarkup
 from sqlalchemy import select
 
 from bot.keyboards.guides import AskChoiceCallback, Escalate, EscalateCallback, topic_index
-from core.enums import (
+from db.enums import (
     ConversationStatus,
     OutageKind,
     OutageStatus,

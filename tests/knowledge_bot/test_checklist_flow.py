@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.keyboards.guides import ChecklistCallback, NoticeCallback, fingerprint, topic_index
 from core import notices
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import ChecklistNotice, QuestionLog
 from tests import updates
 from tests.knowledge_bot.conftest import button_data, buttons, last_markup, make_resident

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from core.cli import app
+from onestop.cli import app
 
 
 def test_ask_json_prints_one_object() -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.enums import StaffRole
+from db.enums import StaffRole
 from db.models import AuditLog, ChecklistNotice
 from tests.api.conftest import app, client, login, staff_users  # noqa: F401  (fixtures)
 from tests.conftest import NOW

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import QuestionLog
 from tests import updates
 from tests.knowledge_bot.conftest import buttons, make_resident

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.app import create_app
 from core import knowledge
 from core.context import AppContext
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import AuditLog, KnowledgeParaphrase, QuestionLog
 from tests import updates
 from tests.api.conftest import login, staff_users  # noqa: F401  (fixture)

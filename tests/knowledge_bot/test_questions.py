@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core import questions
-from core.enums import QuestionOutcome, Utility
+from db.enums import QuestionOutcome, Utility
 from tests.conftest import NOW
 from tests.knowledge_bot.conftest import make_resident
 

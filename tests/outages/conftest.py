@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from core import account_numbers
-from core.enums import AccountState, LinkMethod, MeterType, StaffRole, Utility
 from core.i18n import compile_catalogs
 from core.settings import ROOT
+from db.enums import AccountState, LinkMethod, MeterType, StaffRole, Utility
 from db.models import AccountLink, DistrictSubscription, Resident, StaffUser, UtilityAccount
 
 

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.routers.outages import OutageAction, OutageCallback
 from core import outages
 from core.clock import LOCAL_TZ
-from core.enums import OutageKind, StaffRole, Utility
+from db.enums import OutageKind, StaffRole, Utility
 from tests import updates
 from tests.outages.conftest import build_town
 
@@ -103,7 +103,7 @@ async def test_forged_or_stale_district_button_changes_nothing(dp, bot, ctx, ses
 async def test_free_text_from_inside_an_active_outage_gets_the_notice_and_files_nothing(dp, bot, ctx, session, clock):
     from sqlalchemy import func, select
 
-    from core.enums import QuestionOutcome
+    from db.enums import QuestionOutcome
     from db.models import QuestionLog, Ticket
 
     town = await build_town(session, clock.now())

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.sender import Sender
 from core.clock import LOCAL_TZ
-from core.enums import OutageStatus, OutboxStatus
+from db.enums import OutageStatus, OutboxStatus
 from db.models import OutageNotice, OutboxNotification
 from tests import updates
 from tests.api.conftest import app, client, csrf, login  # noqa: F401  (fixtures)

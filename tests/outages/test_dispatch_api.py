@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from core import staff
-from core.enums import OutageStatus, StaffRole
+from db.enums import OutageStatus, StaffRole
 from db.models import AuditLog, OutageEvent, OutageNotice, OutboxNotification, StaffUser
 from tests.outages.conftest import build_town
 

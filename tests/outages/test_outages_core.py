@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core import outages
 from core.clock import LOCAL_TZ
-from core.enums import BroadcastStatus, OutageKind, OutageStatus, OutboxStatus, StaffRole, Utility
+from db.enums import BroadcastStatus, OutageKind, OutageStatus, OutboxStatus, StaffRole, Utility
 from db.models import AuditLog, Broadcast, OutageNotice, OutboxNotification
 from tests.outages.conftest import build_town
 

@@ -15,7 +15,7 @@ from bench.broadcast.standin import StandIn
 from bot.app import build_bot
 from bot.sender import RateLimiter, Sender, shared_limiter
 from core import broadcasts, outbox
-from core.enums import BroadcastStatus, OutboxStatus, StaffRole
+from db.enums import BroadcastStatus, OutboxStatus, StaffRole
 from db.models import OutboxNotification, Resident, SendGate
 from tests.outages.helpers import real_clock_ctx, seed_broadcast
 

@@ -22,8 +22,8 @@ from bench.broadcast.standin import StandIn
 from bot.app import build_bot
 from bot.sender import Sender
 from core import broadcasts, outbox
-from core.enums import BroadcastStatus, OutboxStatus
 from core.settings import ROOT
+from db.enums import BroadcastStatus, OutboxStatus
 from db.models import OutboxNotification
 from tests.outages.helpers import real_clock_ctx, seed_broadcast
 

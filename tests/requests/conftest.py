@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.app import create_app
 from core import staff
 from core.demo import load_demo
-from core.enums import StaffRole
+from db.enums import StaffRole
 from db.models import OutboxNotification, Resident, StaffUser
 from tests import updates
 from tests.api.conftest import csrf, login

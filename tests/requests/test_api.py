@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from core import staff, tickets
-from core.enums import StaffRole, TicketKind
+from db.enums import StaffRole, TicketKind
 from db.models import OutboxNotification, Resident
 from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, outbox_rows
@@ -205,7 +205,7 @@ async def test_escalations_queue_for_supervisors(ctx, client, clock) -> None:
     """Supervisors see, lastingly, what the live alerts announce: emergencies, level-2 complaints, overdue work
     and visit requests nobody answered within 1 working day; agents may not read the queue."""
     from core import appointments
-    from core.enums import ServiceType
+    from db.enums import ServiceType
 
     leak = await _ticket(ctx, category="gas_leak", notify=False)
     quiet = await _ticket(ctx, category="no_gas", notify=False)

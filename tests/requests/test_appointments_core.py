@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import appointments, slots, tickets
 from core.clock import LOCAL_TZ
-from core.enums import AppointmentStatus, ServiceType, StaffRole
+from db.enums import AppointmentStatus, ServiceType, StaffRole
 from db.models import Appointment, AppointmentEvent, Resident
 from tests.requests.conftest import WANG, ZHANG, outbox_rows
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.sender import Sender
-from core.enums import StaffRole
 from core.scheduler import default_jobs
+from db.enums import StaffRole
 from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, Chat, outbox_rows, set_language
 

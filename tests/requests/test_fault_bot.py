@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.enums import Priority, TicketKind, TicketStatus
+from db.enums import Priority, TicketKind, TicketStatus
 from db.models import Ticket, TicketEvent
 from tests import updates
 from tests.requests.conftest import WANG, Chat, buttons, location, photo, set_language
@@ -139,7 +139,7 @@ async def test_duplicate_report_is_linked(ctx, dp, bot, demo) -> None:
 async def test_known_outage_is_explained_instead_of_a_new_ticket(ctx, dp, bot, demo, clock) -> None:
     from datetime import timedelta
 
-    from core.enums import OutageKind, OutageStatus, Utility
+    from db.enums import OutageKind, OutageStatus, Utility
     from db.models import OutageNotice
 
     async with ctx.sessionmaker() as session:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.keyboards.calendar import DayCallback
 from core import appointments, ignition, surveys, tickets
-from core.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
+from db.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
 from db.models import Appointment, Resident, Survey, Ticket
 from tests import updates
 from tests.requests.conftest import LINA, WANG, Chat, buttons, photo, set_language

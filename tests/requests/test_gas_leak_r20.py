@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from core import tickets
-from core.enums import Priority, TicketKind, TicketStatus
+from db.enums import Priority, TicketKind, TicketStatus
 from db.models import Ticket
 from tests import updates
 from tests.requests.conftest import WANG, Chat, outbox_rows, set_language

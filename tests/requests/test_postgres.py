@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core import appointments, requests_jobs, surveys, tickets
 from core.demo import load_demo
-from core.enums import ServiceType, TicketKind
+from db.enums import ServiceType, TicketKind
 from db.models import Appointment, Resident, Ticket, TicketEvent
 
 pytestmark = pytest.mark.postgres

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import appointments, handoff, outages, tickets
-from core.enums import AppointmentStatus, OutageKind, ServiceType, StaffRole, TicketKind, TicketStatus, Utility
+from db.enums import AppointmentStatus, OutageKind, ServiceType, StaffRole, TicketKind, TicketStatus, Utility
 from db.models import Appointment, OutageNotice, OutboxNotification, Resident, Ticket, TicketEvent
 from tests.api.conftest import csrf, login
 from tests.requests.conftest import WANG, outbox_rows

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from core import appointments, ignition, tickets
-from core.enums import AppointmentStatus, ServiceType, StaffRole
+from db.enums import AppointmentStatus, ServiceType, StaffRole
 from db.models import Appointment, Resident
 from tests import updates
 from tests.api.conftest import csrf, login

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core import appointments, approvals, tickets
-from core.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
+from db.enums import AppointmentStatus, ServiceType, StaffRole, TicketKind, TicketStatus
 from db.models import Appointment, ApprovalRequest, Resident, Ticket
 from tests.requests.conftest import WANG, outbox_rows
 from tests.requests.conftest import as_role as _as

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core import appointments, ignition, surveys, tickets
 from core.clock import LOCAL_TZ, local
-from core.enums import OutboxStatus, Priority, ServiceType, StaffRole, TicketKind
+from db.enums import OutboxStatus, Priority, ServiceType, StaffRole, TicketKind
 from db.models import OutboxNotification, Resident, Survey, Ticket
 from tests.requests.conftest import WANG
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core import tickets
-from core.enums import StaffRole, TicketStatus
+from db.enums import StaffRole, TicketStatus
 from db.models import Resident, Ticket
 from tests.requests.conftest import WANG, outbox_rows
 from tests.requests.conftest import as_role as _as

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.enums import TicketKind
+from db.enums import TicketKind
 from db.models import Ticket
 from tests.guided.walker import Walker
 from tests.requests.conftest import WANG, ZHANG, Chat, set_language

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import repairs, scheduler, tickets
 from core.clock import LOCAL_TZ
-from core.enums import Priority, StaffRole, TicketKind, TicketStatus
+from db.enums import Priority, StaffRole, TicketKind, TicketStatus
 from db.models import Resident, Ticket
 from tests.api.conftest import app, client, login  # noqa: F401  (fixtures)
 from tests.console.conftest import token_of

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from core import appointments, ignition, surveys, tickets
-from core.enums import OutboxStatus, Priority, ServiceType, StaffRole, TicketKind
+from db.enums import OutboxStatus, Priority, ServiceType, StaffRole, TicketKind
 from db.models import Resident, Survey, Ticket
 from tests.conftest import NOW
 from tests.requests.conftest import WANG, outbox_rows

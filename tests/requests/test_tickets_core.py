@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import tickets
 from core.clock import LOCAL_TZ
-from core.enums import Priority, StaffRole, TicketKind, TicketStatus, Utility
+from db.enums import Priority, StaffRole, TicketKind, TicketStatus, Utility
 from db.models import AuditLog, Resident, Ticket, TicketEvent
 from tests.requests.conftest import WANG, outbox_rows
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core import appointments, handoff, staff, tickets
-from core.enums import StaffRole, TicketKind
+from db.enums import StaffRole, TicketKind
 from db.models import Appointment, AuditLog, Conversation, Resident, StaffUser, Ticket, TicketEvent
 from tests.console.conftest import queue_resident
 from tests.requests.conftest import WANG

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.csv_export import FORMULA_STARTS, neutralise, to_csv
-from core.enums import QuestionOutcome
+from db.enums import QuestionOutcome
 from db.models import QuestionLog
 from tests.console.test_reports import seeded  # noqa: F401  (fixture)
 

@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from api.app import create_app
 from core import handoff, staff
 from core.demo import load_demo
-from core.enums import StaffRole
 from db.base import Base
+from db.enums import StaffRole
 from db.models import Resident
 from tests.api.conftest import PASSWORD, login
 from tests.conftest import make_ctx, make_settings, skip_or_fail

@@ -21,8 +21,8 @@ from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import account_numbers, accounts, ledger
 from core.accounts import LinkResult, LinkStatus
 from core.clock import local
-from core.enums import LinkMethod
 from core.tariffs import load_tariffs
+from db.enums import LinkMethod
 from db.models import AccountLink, UtilityAccount
 
 ACCOUNT, TOPUP, PAY = "balance.account", "balance.topup", "balance.pay"

@@ -32,8 +32,8 @@ from bot.routers.guided.places import (
 )
 from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import responsibility, tickets
-from core.enums import Utility
 from core.tickets import MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory, esc
+from db.enums import Utility
 
 log = logging.getLogger(__name__)
 

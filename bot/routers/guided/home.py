@@ -9,8 +9,8 @@ from aiogram.utils.i18n import gettext as _
 from bot.routers.guided.engine import HOME_ID, G, Page, page
 from bot.routers.guided.ui import Option, Screen
 from core import handoff, knowledge, questions, residents, tickets
-from core.enums import QuestionOutcome
 from core.i18n import LOCALES
+from db.enums import QuestionOutcome
 
 MISSES_BEFORE_OFFER = 2
 

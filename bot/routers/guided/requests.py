@@ -20,7 +20,7 @@ from bot.routers.guided.home import FAULT, PERSON, REQUESTS, VISIT
 from bot.routers.guided.ui import Option, Screen
 from core import appointments, tickets
 from core.appointments import SERVICE_LABELS, format_day, format_window
-from core.enums import OPEN_TICKET_STATUSES, AppointmentStatus, ServiceType, TicketKind
+from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, ServiceType, TicketKind
 from db.models import Appointment, Ticket
 
 ITEM, CANCEL = "requests.item", "requests.cancel"

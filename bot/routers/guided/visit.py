@@ -24,8 +24,8 @@ from bot.routers.guided.ui import MORE, Option, Screen
 from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, format_day
 from core.clock import local
-from core.enums import ServiceType
 from core.tickets import esc
+from db.enums import ServiceType
 
 log = logging.getLogger(__name__)
 

@@ -7,18 +7,24 @@ import contextlib
 import logging
 import signal
 
+import uvicorn
+
+from api.app import create_app
+from bot.app import build_bot, build_dispatcher, set_commands
+from bot.delivery import InboxWorker, PollingReceiver, set_webhook
+from bot.sender import Sender
+from core import staff
 from core.context import AppContext
 from core.keys import reveal
+from core.scheduler import run_scheduler
 from core.settings import Settings
+from db.enums import StaffRole
 
 log = logging.getLogger(__name__)
 
 
 async def ensure_admin(ctx: AppContext) -> None:
     """First run: create an admin with a random password, printed once. There are no default passwords."""
-    from core import staff
-    from core.enums import StaffRole
-
     async with ctx.sessionmaker() as session:
         if await staff.count_staff(session):
             return
@@ -33,8 +39,6 @@ async def ensure_admin(ctx: AppContext) -> None:
 
 async def run(settings: Settings, parts: set[str]) -> None:
     """Run the requested parts in one event loop until SIGINT/SIGTERM."""
-    import uvicorn
-
     ctx = AppContext.create(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,7 +50,6 @@ async def run(settings: Settings, parts: set[str]) -> None:
     server = app = None
     helpers: list[asyncio.Task[object]] = []
     if "api" in parts:
-        from api.app import create_app
 
         await ensure_admin(ctx)
         app = create_app(ctx)
@@ -64,17 +67,14 @@ async def run(settings: Settings, parts: set[str]) -> None:
 
     bot = dp = sender = worker = None
     if parts & {"bot", "worker"} or ("api" in parts and settings.webhook):
-        from bot.app import build_bot
 
         bot = build_bot(settings)
     if parts & {"bot"} or ("api" in parts and settings.webhook):
-        from bot.app import build_dispatcher
 
         dp = build_dispatcher(ctx)
     if "bot" in parts:
         # Issue 13: updates go through the durable inbox. Webhook mode: the API process stores them
         # (api/webhook.py); polling mode: our own loop stores a batch before confirming it to Telegram.
-        from bot.delivery import InboxWorker, PollingReceiver
 
         worker = InboxWorker(ctx, bot, dp)
         tasks.append(asyncio.create_task(worker.run(), name="inbox"))
@@ -88,7 +88,6 @@ async def run(settings: Settings, parts: set[str]) -> None:
 
             tasks.append(asyncio.create_task(poll(), name="bot"))
     if "api" in parts and settings.webhook:
-        from bot.delivery import set_webhook
 
         async def register_webhook() -> None:
             await _api_started(server)
@@ -108,8 +107,6 @@ async def run(settings: Settings, parts: set[str]) -> None:
         # Not in ``tasks``: it ends once Telegram has the URL, and that must not stop the process.
         helpers.append(asyncio.create_task(register_webhook(), name="webhook"))
     if "worker" in parts:
-        from bot.sender import Sender
-        from core.scheduler import run_scheduler
 
         sender = Sender(ctx, bot)
         ctx.extras["bot"] = bot
@@ -150,7 +147,5 @@ async def _api_started(server: object) -> None:
 
 
 async def _set_commands(bot: object) -> None:
-    from bot.app import set_commands
-
     with contextlib.suppress(Exception):
         await set_commands(bot)  # type: ignore[arg-type]

@@ -9,11 +9,22 @@ from typing import Annotated
 
 import typer
 
+from core import billing, corrections
 from core import staff as staff_service
+from core.checks import PROBLEM, WARNING
+from core.checks import check_config as check
 from core.context import AppContext
-from core.enums import StaffRole
+from core.demo import load_demo
+from core.demo_past import PastResult, load_past
+from core.i18n import compile_catalogs as compile_
+from core.i18n import missing_translations
 from core.keys import SecretKeyMissing, install_secret_key, reveal
-from core.settings import Settings
+from core.settings import ROOT, Settings
+from db.enums import StaffRole
+from db.migrate import upgrade
+from knowledge.cli import ask as ask_
+from knowledge.loader import load_catalogue
+from onestop.runner import run
 
 app = typer.Typer(help="Onestop: utility self-service bot and back office.", no_args_is_help=True,
                   add_completion=False)
@@ -34,9 +45,6 @@ def _logging(level: str = "INFO") -> None:
 
 
 def _run(parts: set[str], host: str | None, port: int | None, migrate_first: bool = True) -> None:
-    from core.runner import run
-    from db.migrate import upgrade
-
     settings = _settings(host=host, port=port)
     install_secret_key(settings)  # before the migration (it re-keys bill codes) and before any work (F4)
     _logging()
@@ -72,8 +80,6 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest revision."""
-    from db.migrate import upgrade
-
     settings = _settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
@@ -82,9 +88,6 @@ def migrate() -> None:
 @app.command("check-config")
 def check_config() -> None:
     """Check a production configuration (issue 13): token, secret key, database, Redis, webhook and public URL."""
-    from core.checks import PROBLEM, WARNING
-    from core.checks import check_config as check
-
     findings = asyncio.run(check(_settings()))
     marks = {PROBLEM: "✗", WARNING: "!"}
     for f in findings:
@@ -99,8 +102,6 @@ def check_config() -> None:
 @app.command("compile-catalogs")
 def compile_catalogs() -> None:
     """Merge the per-feature .po files and compile messages.mo for every language."""
-    from core.i18n import compile_catalogs as compile_
-
     counts = compile_(_settings().locales_dir)
     typer.echo(", ".join(f"{k}: {v} messages" for k, v in counts.items()))
 
@@ -108,9 +109,6 @@ def compile_catalogs() -> None:
 @app.command("i18n-missing")
 def i18n_missing() -> None:
     """Print msgids used in bot/ and core/ that lack a translation, as .po entries to fill in."""
-    from core.i18n import missing_translations
-    from core.settings import ROOT
-
     settings = _settings()
     for locale, ids in missing_translations(settings.locales_dir, ROOT / "bot", ROOT / "core").items():
         typer.echo(f"# {locale}: {len(ids)} missing")
@@ -124,9 +122,6 @@ def demo_data(
     history: Annotated[bool, typer.Option(help="also three months of made-up history (issue 15)")] = True,
 ) -> None:
     """Load the demo utility (idempotent); prints the demo staff passwords once."""
-    from core.context import AppContext
-    from core.demo import load_demo
-    from core.demo_past import PastResult, load_past  # issue 15: three months of believable history
 
     ctx = AppContext.create(_settings())
 
@@ -161,8 +156,6 @@ def approval_role(
     role: Annotated[str, typer.Argument(help="team_lead | dept_manager | finance | deputy_gm | none")],
 ) -> None:
     """R12: give a staff user a bill-correction approval role (kept beside the console role)."""
-    from core import corrections
-    from core.context import AppContext
 
     async def go() -> str | None:
         ctx = AppContext.create(_settings())
@@ -206,7 +199,6 @@ def create_staff(
 @app.command("create-token")
 def create_token(name: str, role: str = "operator") -> None:
     """Create a bearer token for an integration, with its own service identity (printed once)."""
-
     ctx = AppContext.create(_settings())
 
     async def go() -> str:
@@ -221,7 +213,6 @@ def create_token(name: str, role: str = "operator") -> None:
 
 def _staff_call(ctx, coro):
     """Run one staff-administration call; a refusal is one line on stderr and exit status 1."""
-
     async def go():
         try:
             return await coro
@@ -238,7 +229,6 @@ def _staff_call(ctx, coro):
 @app.command("deactivate-staff")
 def deactivate_staff(username: str) -> None:
     """Deactivate a staff member: their sessions end at once (the next request is refused)."""
-
     ctx = AppContext.create(_settings())
 
     async def go() -> None:
@@ -252,7 +242,6 @@ def deactivate_staff(username: str) -> None:
 @app.command("reset-password")
 def reset_password(username: str) -> None:
     """Give a staff member a new random password and end all their sessions."""
-
     ctx = AppContext.create(_settings())
 
     async def go() -> str:
@@ -268,7 +257,6 @@ def reset_password(username: str) -> None:
 @app.command("revoke-token")
 def revoke_token(name: str) -> None:
     """Revoke an integration token: the next request with it is refused."""
-
     ctx = AppContext.create(_settings())
 
     async def go() -> int:
@@ -282,7 +270,6 @@ def revoke_token(name: str) -> None:
 @app.command("list-tokens")
 def list_tokens() -> None:
     """Integration tokens with their role, state and last use."""
-
     ctx = AppContext.create(_settings())
 
     async def go() -> list:
@@ -302,8 +289,6 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """What the knowledge matcher makes of a question: outcome, topic slug, score, alternatives."""
-    from knowledge.cli import ask as ask_
-    from knowledge.loader import load_catalogue
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
@@ -318,8 +303,6 @@ def import_billing(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; change nothing.")] = False,
 ) -> None:
     """Import a billing CSV (accounts, readings, charges, payments): all rows or, if any is bad, none."""
-    from core import billing
-    from core.context import AppContext
 
     async def go() -> billing.ImportReport:
         ctx = AppContext.create(_settings())
