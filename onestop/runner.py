@@ -66,9 +66,9 @@ async def run(settings: Settings, parts: set[str]) -> None:
                   f"  Staff console:              http://{settings.host}:{settings.port}/\n", flush=True)
 
     bot = dp = sender = worker = None
-    if parts & {"bot", "worker"} or ("api" in parts and settings.webhook):
-
+    if parts & {"api", "bot", "worker"}:
         bot = build_bot(settings)
+        ctx.extras["bot"] = bot  # also the console's: it downloads residents' files (api never imports bot)
     if parts & {"bot"} or ("api" in parts and settings.webhook):
 
         dp = build_dispatcher(ctx)
@@ -109,7 +109,6 @@ async def run(settings: Settings, parts: set[str]) -> None:
     if "worker" in parts:
 
         sender = Sender(ctx, bot)
-        ctx.extras["bot"] = bot
         tasks.append(asyncio.create_task(sender.run(), name="sender"))
         tasks.append(asyncio.create_task(run_scheduler(ctx, stop=stop), name="scheduler"))
 

@@ -225,13 +225,12 @@ def media_signature(codec, message_id: int, expires: int) -> str:
     return f"{expires}-{codec.csrf_token(SessionData(nonce=f'chat-file:{message_id}:{expires}'))}"
 
 
-def _console_bot(ctx: AppContext):
-    """The Bot used to download residents' files (the worker's when it runs in this process)."""
-    bot = ctx.extras.get("bot") or ctx.extras.get("console_bot")
+def _telegram(ctx: AppContext):
+    """The Bot that downloads residents' files: the entry point (onestop.runner) puts it in ``ctx.extras``,
+    since api and bot are sibling layers and the console never builds one itself."""
+    bot = ctx.extras.get("bot")
     if bot is None:
-        from bot.app import build_bot
-
-        bot = ctx.extras["console_bot"] = build_bot(ctx.settings)
+        raise LookupError("no Telegram client in this process")
     return bot
 
 
@@ -249,7 +248,7 @@ async def message_file(conv_id: int, message_id: int, request: Request, user: Ag
             raise HTTPException(404, "no file")
         return file_response(msg.file_data, filename=name, inline_image=True, cache="private, max-age=3600")
     try:
-        bot = _console_bot(ctx)
+        bot = _telegram(ctx)
         tg_file = await bot.get_file(msg.file_id)
         data = await bot.download_file(tg_file.file_path)
     except Exception as e:  # expired or unknown file: Telegram keeps files only for a while

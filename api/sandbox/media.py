@@ -7,6 +7,8 @@ import mimetypes
 import struct
 import zlib
 
+from PIL import Image
+
 _EXT_FOR_MIME = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
@@ -51,21 +53,10 @@ def extension_for(mime: str, filename: str | None = None) -> str:
 def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) of an image, or None when the bytes are not an image Pillow can read."""
     try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is a project dependency
-        return _png_size(data)
-    try:
         with Image.open(io.BytesIO(data)) as img:
             return img.size
     except Exception:
         return None
-
-
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    return None
 
 
 def tiny_png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (74, 144, 226)) -> bytes:

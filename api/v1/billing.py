@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from core import billing
+from core import accounts, billing
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=[CsrfDep])
 MAX_ITEMS = 10_000
@@ -133,8 +133,6 @@ async def upsert_adjustments(batch: Batch[AdjustmentIn], session: SessionDep, ct
 @router.get("/accounts/{number}/balance")
 async def account_balance(number: str, session: SessionDep, ctx: CtxDep, user: OperatorDep) -> dict[str, Any]:
     """The balance as Onestop computes it from the ledger (for reconciliation with the billing system)."""
-    from core import accounts
-
     account = await accounts.account_by_number(session, number)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such account")

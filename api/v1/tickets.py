@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
+from api.v1.appointments import AppointmentOut
 from core import surveys, tickets
 from db.enums import Priority, TicketKind, TicketStatus, Utility
 from db.models import Resident, StaffUser, Ticket
@@ -399,8 +400,6 @@ async def escalations(session: SessionDep, ctx: CtxDep, user: SupervisorDep,
                       limit: Annotated[int, Query(ge=1, le=500)] = 200) -> EscalationsOut:
     """The supervisor's queue: overdue or escalated tickets, emergencies, level-2 / class-A complaints, R4
     follow-up tasks and unanswered visit requests; the lasting counterpart of the live alerts."""
-    from api.v1.appointments import AppointmentOut
-
     now = ctx.clock.now()
     q = await tickets.supervisor_queue(session, now=now, limit=limit)
     items = [EscalatedTicketOut(**_out(t, now).model_dump(), reason=tickets.supervisor_reason(t, now))
