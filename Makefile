@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DATABASE_URL ?= sqlite+aiosqlite:///./onestop.db
 
-.PHONY: run test setup catalogs fonts browser migrate demo lint fmt clean bench
+.PHONY: run test setup catalogs fonts browser migrate demo lint typecheck fmt clean bench
 
 run: setup migrate demo
 	$(BIN)/onestop run
@@ -46,8 +46,12 @@ browser:
 lint:
 	$(BIN)/ruff check .
 
+# Static types (pyproject.toml [tool.mypy]): strict on core, db and knowledge; defaults on bot, api, onestop.
+typecheck: setup
+	$(BIN)/mypy
+
 fmt:
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) onestop.db onestop.db-wal onestop.db-shm
+	rm -rf $(VENV) .mypy_cache onestop.db onestop.db-wal onestop.db-shm

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appointments, audit, tickets
+from core.context import AppContext
 from core.staff import has_role
 from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, StaffRole, TicketStatus
 from db.models import Appointment, ApprovalRequest, StaffUser, Ticket
@@ -58,7 +58,7 @@ async def pending_for(session: AsyncSession, target: Ticket | Appointment) -> li
     return list(rows.scalars())
 
 
-async def request(session: AsyncSession, *, ctx: Any, staff: StaffUser, action: Action | str,
+async def request(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, action: Action | str,
                   target: Ticket | Appointment, reason: str) -> ApprovalRequest:
     """Ask a supervisor to cancel or refuse; the reason is the one the resident will read (R14 applies). Commits."""
     action = Action(action)
@@ -104,7 +104,7 @@ async def pending(session: AsyncSession, *, limit: int = 200) -> list[PendingIte
     return out
 
 
-async def decide(session: AsyncSession, *, ctx: Any, request_id: int, supervisor: StaffUser, approve: bool,
+async def decide(session: AsyncSession, *, ctx: AppContext, request_id: int, supervisor: StaffUser, approve: bool,
                  note: str | None = None) -> ApprovalRequest:
     """A supervisor's decision. Approving carries the action out (the resident is told the reason). Commits."""
     if not is_supervisor(supervisor):
@@ -126,11 +126,11 @@ async def decide(session: AsyncSession, *, ctx: Any, request_id: int, supervisor
     action = Action(row.action)
     # The services below commit the decision together with the cancellation and its outbox message.
     if action is Action.cancel_ticket:
-        ticket = await session.get(Ticket, row.ticket_id)
+        ticket = await session.get_one(Ticket, row.ticket_id)
         await tickets.change_status(session, ctx=ctx, ticket=ticket, to=TicketStatus.cancelled, staff=supervisor,
                                     note=row.reason)
     else:
-        appt = await session.get(Appointment, row.appointment_id)
+        appt = await session.get_one(Appointment, row.appointment_id)
         if action is Action.refuse_appointment:
             await appointments.refuse(session, ctx=ctx, appt=appt, staff=supervisor, reason=row.reason)
         else:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, outbox
 from db.enums import BroadcastStatus, OutboxStatus
 from db.models import Broadcast, OutboxNotification, StaffUser
+from db.session import dialect_name, rowcount
 
 # Broadcast rows go after individual notifications (a staff reply must not wait behind 20,000 notices).
 BROADCAST_PRIORITY = -10
@@ -117,7 +118,7 @@ async def progress(session: AsyncSession, broadcast_id: int, *, now: datetime) -
 
 async def _get(session: AsyncSession, broadcast_id: int) -> Broadcast:
     q = select(Broadcast).where(Broadcast.id == broadcast_id).execution_options(populate_existing=True)
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         q = q.with_for_update()
     bc = (await session.execute(q)).scalar_one_or_none()
     if bc is None:
@@ -161,7 +162,7 @@ async def cancel(session: AsyncSession, *, broadcast_id: int, staff: StaffUser, 
         .values(status=OutboxStatus.cancelled, locked_until=None)
     )
     audit.record(session, at=now, staff_id=staff.id, action="broadcast.cancel", target_type="broadcast",
-                 target_id=bc.id, withdrawn=res.rowcount)
+                 target_id=bc.id, withdrawn=rowcount(res))
     await session.commit()
     return bc
 

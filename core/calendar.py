@@ -97,7 +97,7 @@ class WorkCalendar:
                 return False
             return d.weekday() < 5
         if _package_knows(d.year):
-            return chinese_calendar.is_workday(d)
+            return bool(chinese_calendar.is_workday(d))  # untyped package
         if d.year not in self._warned:
             self._warned.add(d.year)
             log.warning("no holiday data for %s; counting Monday-Friday as working days", d.year)

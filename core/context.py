@@ -20,6 +20,8 @@ from db.session import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
     from core.live import LiveHub
+    from knowledge.catalogue import Catalogue
+    from knowledge.matcher import Matcher
 
 
 @dataclass
@@ -46,13 +48,13 @@ class AppContext:
         )
 
     @cached_property
-    def catalogue(self):
+    def catalogue(self) -> Catalogue:
         from knowledge.loader import load_catalogue
 
         return load_catalogue(self.settings.knowledge_dir / "topics", self.settings.knowledge_dir / "site.yaml")
 
     @cached_property
-    def matcher(self):
+    def matcher(self) -> Matcher:
         from knowledge.matcher import Matcher
 
         return Matcher(self.catalogue)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from core import audit
 from db.enums import ApprovalRole, CorrectionStatus, LedgerKind, Utility
 from db.models import BillCorrection, BillCorrectionStep, LedgerEntry, MeterReading, StaffUser, UtilityAccount
+from db.session import dialect_name
 
 REREAD_OVER_MILLI = 100_000  # R12: a resident reading over 100 m³ in a month is re-read
 TWO_STEPS_OVER_MILLI = 500_000  # R12: team lead + department manager
@@ -185,7 +186,7 @@ async def divert_ledger_rows(session: AsyncSession, rows: list[dict[str, Any]], 
 async def _locked(session: AsyncSession, correction_id: int) -> BillCorrection:
     q = (select(BillCorrection).where(BillCorrection.id == correction_id)
          .options(selectinload(BillCorrection.steps)).execution_options(populate_existing=True))
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         q = q.with_for_update(of=BillCorrection)
     corr = (await session.execute(q)).scalar_one_or_none()
     if corr is None:
@@ -356,7 +357,7 @@ async def count_open(session: AsyncSession) -> int:
 @dataclass
 class CorrectionView:
     correction: BillCorrection
-    account: UtilityAccount
+    account: UtilityAccount | None
     readings: list[MeterReading]  # the last readings, newest first (the held one included)
     next_role: ApprovalRole | None
     staff_names: dict[int, str]

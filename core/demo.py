@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import account_numbers, keys, staff
 from core.clock import LOCAL_TZ
 from db.enums import AccountState, LedgerKind, LinkMethod, MeterType, StaffRole, Utility
-from db.models import AccountLink, LedgerEntry, MeterReading, Resident, SlotCapacity, UtilityAccount
+from db.models import AccountLink, LedgerEntry, MeterReading, Resident, SlotCapacity, StaffUser, UtilityAccount
 
 DISTRICTS = ["城东区", "城西区", "城南区", "城北区"]
 STREETS = {
@@ -124,7 +124,7 @@ async def load_demo(session: AsyncSession, *, now: datetime) -> DemoResult:
     passwords = {}
     for role in StaffRole:
         existing = (await session.execute(
-            select(func.count()).select_from(staff.StaffUser).where(staff.StaffUser.username == f"demo-{role.value}")
+            select(func.count()).select_from(StaffUser).where(StaffUser.username == f"demo-{role.value}")
         )).scalar_one()
         if existing:
             continue

@@ -19,13 +19,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, staff, tickets
 from core.clock import LOCAL_TZ, local
+from core.context import AppContext
 from db.enums import (
     AppointmentStatus,
     ApprovalRole,
@@ -120,7 +120,7 @@ def _at(day_offset: int, now: datetime, hour: float) -> datetime:
 
 
 class _Builder:
-    def __init__(self, session: AsyncSession, ctx: Any, rng: random.Random) -> None:
+    def __init__(self, session: AsyncSession, ctx: AppContext, rng: random.Random) -> None:
         self.session, self.ctx, self.rng = session, ctx, rng
         self.now = ctx.clock.now()
         self.seq: dict[tuple[str, str], int] = {}
@@ -155,7 +155,7 @@ async def _staff(session: AsyncSession, now: datetime) -> tuple[dict[str, StaffU
     return users, passwords
 
 
-async def load_past(session: AsyncSession, *, ctx: Any) -> PastResult:
+async def load_past(session: AsyncSession, *, ctx: AppContext) -> PastResult:
     """Add three months of believable history to the demo utility once; commits."""
     now = ctx.clock.now()
     done = (await session.execute(select(func.count()).select_from(AuditLog)
@@ -205,7 +205,8 @@ def _pick_kind(rng: random.Random) -> TicketKind:
                        [62, 10, 13, 15])[0]
 
 
-async def _tickets(b: _Builder, residents, agents: list[StaffUser], sup: StaffUser) -> None:
+async def _tickets(b: _Builder, residents: list[tuple[Resident, UtilityAccount]], agents: list[StaffUser],
+                   sup: StaffUser) -> None:
     rng, now = b.rng, b.now
     for offset in range(DAYS, -1, -1):
         weekday = (local(now).date() - timedelta(days=offset)).weekday()
@@ -275,27 +276,27 @@ async def _work(b: _Builder, t: Ticket, owner: StaffUser, sup: StaffUser, *, age
         t.first_visit_fix = t.repair_outcome == "fixed" and rng.random() < 0.97
         b.event(t, t.arrived_at or done, "arrived", owner.id)
     t.status, t.resolved_at, t.updated_at = TicketStatus.resolved, done, done
+    resolved = done
     b.event(t, done, "status", owner.id, "in_progress", "resolved", note="已处理完毕 Done. " + DEMO_NOTE)
     if rng.random() < 0.05 and done + timedelta(days=2) < now:  # reopened by the resident, then done again
         again = done + timedelta(days=1)
         b.event(t, again, "status", owner.id, "resolved", "in_progress", note="居民反映问题仍存在 Reopened")
-        t.resolved_at = again + timedelta(hours=rng.randint(3, 20))
-        b.event(t, t.resolved_at, "status", owner.id, "in_progress", "resolved", note="再次处理 Fixed again")
+        resolved = t.resolved_at = again + timedelta(hours=rng.randint(3, 20))
+        b.event(t, resolved, "status", owner.id, "in_progress", "resolved", note="再次处理 Fixed again")
         b.count("reopened")
     if late:
         b.count("late")
-    if t.resolved_at + timedelta(days=4) < now:
-        t.status, t.closed_at = TicketStatus.closed, t.resolved_at + timedelta(days=4)
-        b.event(t, t.closed_at, "status", owner.id, "resolved", "closed")
+    if resolved + timedelta(days=4) < now:
+        t.status, t.closed_at = TicketStatus.closed, resolved + timedelta(days=4)
+        b.event(t, resolved + timedelta(days=4), "status", owner.id, "resolved", "closed")
     if t.kind is TicketKind.fault:
-        await _callback(b, t, owner)
+        await _callback(b, t, owner, resolved)
     if rng.random() < 0.7:
-        _survey(b, t, owner)
+        _survey(b, t, owner, resolved)
 
 
-async def _callback(b: _Builder, repair: Ticket, owner: StaffUser) -> None:
-    """R7: the resident is called back within the first working day after the repair."""
-    at = repair.resolved_at
+async def _callback(b: _Builder, repair: Ticket, owner: StaffUser, at: datetime) -> None:
+    """R7: the resident is called back within the first working day after the repair (resolved ``at``)."""
     cb = Ticket(number=b.number("HD", at), kind=TicketKind.callback, status=TicketStatus.new,
                 priority=Priority.normal, resident_id=repair.resident_id, account_id=repair.account_id,
                 utility=repair.utility, subject=f"回访电话 Call back after repair {repair.number}",
@@ -313,8 +314,8 @@ async def _callback(b: _Builder, repair: Ticket, owner: StaffUser) -> None:
     b.count("r7_callback")
 
 
-def _survey(b: _Builder, t: Ticket, owner: StaffUser) -> None:
-    sent = t.resolved_at + timedelta(days=b.rng.randint(3, 5))
+def _survey(b: _Builder, t: Ticket, owner: StaffUser, resolved: datetime) -> None:
+    sent = resolved + timedelta(days=b.rng.randint(3, 5))
     if sent >= b.now:
         return
     s = Survey(resident_id=t.resident_id, ticket_id=t.id, staff_id=owner.id,
@@ -328,7 +329,7 @@ def _survey(b: _Builder, t: Ticket, owner: StaffUser) -> None:
     b.count("survey")
 
 
-async def _chats(b: _Builder, residents, agents: list[StaffUser]) -> None:
+async def _chats(b: _Builder, residents: list[tuple[Resident, UtilityAccount]], agents: list[StaffUser]) -> None:
     rng, now = b.rng, b.now
     for offset in range(DAYS, 0, -1):
         for _ in range(rng.randint(0, 2)):
@@ -336,10 +337,11 @@ async def _chats(b: _Builder, residents, agents: list[StaffUser]) -> None:
             start = _at(offset, now, rng.uniform(8, 20))
             agent = rng.choice(agents)
             question, answer = rng.choice(CHAT_LINES)
+            closed = start + timedelta(minutes=12)
             conv = Conversation(resident_id=resident.id, status=ConversationStatus.closed, reason="button",
                                 language=resident.language or "zh_Hans", owner_id=agent.id,
                                 context={"demo": True}, created_at=start, claimed_at=start + timedelta(minutes=2),
-                                closed_at=start + timedelta(minutes=12), last_message_at=start + timedelta(minutes=9))
+                                closed_at=closed, last_message_at=start + timedelta(minutes=9))
             b.session.add(conv)
             await b.session.flush()
             for i, (direction, text, staff_id) in enumerate([(MessageDirection.inbound, question, None),
@@ -350,7 +352,7 @@ async def _chats(b: _Builder, residents, agents: list[StaffUser]) -> None:
             if rng.random() < 0.5:
                 b.session.add(Survey(resident_id=resident.id, conversation_id=conv.id, staff_id=agent.id,
                                      category="chat", attitude=rng.choice([9, 10, 10]), ability=rng.choice([8, 9, 10]),
-                                     sent_at=conv.closed_at, answered_at=conv.closed_at + timedelta(minutes=5)))
+                                     sent_at=closed, answered_at=closed + timedelta(minutes=5)))
             b.count("chat")
     for resident, _acc in residents[:2]:  # waiting in the queue right now
         waiting = now - timedelta(minutes=4 + resident.id % 7)
@@ -363,7 +365,7 @@ async def _chats(b: _Builder, residents, agents: list[StaffUser]) -> None:
                                           text="你好，我想咨询一下燃气表换表的事", created_at=waiting))
 
 
-def _questions(b: _Builder, residents) -> None:
+def _questions(b: _Builder, residents: list[tuple[Resident, UtilityAccount]]) -> None:
     for offset in range(DAYS, -1, -1):
         for _ in range(b.rng.randint(4, 10)):
             at = _at(offset, b.now, b.rng.uniform(7, 23))
@@ -376,7 +378,7 @@ def _questions(b: _Builder, residents) -> None:
             b.count("question")
 
 
-async def _visits(b: _Builder, residents, agents: list[StaffUser]) -> None:
+async def _visits(b: _Builder, residents: list[tuple[Resident, UtilityAccount]], agents: list[StaffUser]) -> None:
     rng, now, cal = b.rng, b.now, b.ctx.calendar
     for offset in [*range(DAYS, 0, -2), -2, -3, -5]:
         asked = _at(offset, now, rng.uniform(8, 18)) if offset > 0 else now - timedelta(hours=-offset)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outages
+from core.context import AppContext
 from core.staff import has_role
 from db.enums import OutageKind, OutageStatus, StaffRole, Utility
 from db.models import Broadcast, OutageNotice, StaffUser
@@ -58,7 +59,7 @@ def _same(outage: OutageNotice, *, utility: Utility, kind: OutageKind, reason_zh
             and outage.starts_at == starts_at and outage.area == outages.normalize_area(area))
 
 
-async def create(session: AsyncSession, *, ctx: Any, staff: StaffUser, external_id: str, utility: Utility,
+async def create(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, external_id: str, utility: Utility,
                  kind: OutageKind, reason_zh: str, reason_en: str, area: Mapping[str, Any], starts_at: datetime,
                  restore_at: datetime, announce: bool = True, override_reason: str | None = None) -> Result:
     """Create (and by default announce) a notice once per external id; a replay returns the first one."""
@@ -98,7 +99,7 @@ async def create(session: AsyncSession, *, ctx: Any, staff: StaffUser, external_
     return Result(outage, True, bc.total)
 
 
-async def announce(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: OutageNotice,
+async def announce(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, outage: OutageNotice,
                    override_reason: str | None = None) -> Result:
     if outage.status is not OutageStatus.draft:
         return Result(outage, False)
@@ -106,8 +107,8 @@ async def announce(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage:
     return Result(outage, True, bc.total)
 
 
-async def extend(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: OutageNotice, restore_at: datetime,
-                 note_zh: str = "", note_en: str = "") -> Result:
+async def extend(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, outage: OutageNotice,
+                 restore_at: datetime, note_zh: str = "", note_en: str = "") -> Result:
     """A later estimated restoration (R9), told to everyone affected; the same time again is a replay."""
     if outage.status is OutageStatus.announced and restore_at == outage.restore_at:
         return Result(outage, False)
@@ -116,7 +117,7 @@ async def extend(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: O
     return Result(outage, True, bc.total)
 
 
-async def update(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: OutageNotice,
+async def update(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, outage: OutageNotice,
                  starts_at: datetime | None = None, restore_at: datetime | None = None, note_zh: str = "",
                  note_en: str = "", reason_zh: str | None = None, reason_en: str | None = None,
                  area: Mapping[str, Any] | None = None) -> Result:
@@ -146,7 +147,7 @@ async def update(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: O
     return Result(outage, True, bc.total)
 
 
-async def restore(session: AsyncSession, *, ctx: Any, staff: StaffUser, outage: OutageNotice,
+async def restore(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, outage: OutageNotice,
                   restored_at: datetime | None = None) -> Result:
     if outage.status is OutageStatus.restored:
         return Result(outage, False)

@@ -27,20 +27,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import outbox
+from core.context import AppContext
 from core.i18n import Translator
 from db.models import InboundUpdate, OutboxNotification, Resident
-
-if TYPE_CHECKING:
-    from core.context import AppContext
+from db.session import dialect_name, rowcount
 
 WAITING, WORKING, DONE, PARKED = "waiting", "working", "done", "parked"
 MAX_ERROR = 2000
@@ -76,11 +75,11 @@ def chat_key(raw: dict[str, Any]) -> int | None:
             continue
         for field in ("from", "user"):
             who = obj.get(field)
-            if isinstance(who, dict) and isinstance(who.get("id"), int):
-                return who["id"]
+            if isinstance(who, dict) and isinstance(user_id := who.get("id"), int):
+                return user_id
         chat = obj.get("chat")
-        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-            return chat["id"]
+        if isinstance(chat, dict) and isinstance(chat_id := chat.get("id"), int):
+            return chat_id
     return None
 
 
@@ -102,12 +101,12 @@ async def store(session: AsyncSession, updates: Sequence[dict[str, Any]], *, now
          "not_before": now, "received_at": now}
         for u in updates
     ]
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     ins = pg_insert(InboundUpdate) if dialect == "postgresql" else sqlite_insert(InboundUpdate)
     stmt = ins.values(values).on_conflict_do_nothing(index_elements=["update_id"])
     result = await session.execute(stmt)
     await session.commit()
-    new = max(result.rowcount or 0, 0)
+    new = max(rowcount(result) or 0, 0)
     if new:
         wake()
     return new
@@ -145,7 +144,7 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int
         .order_by(cand.update_id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=cand)
     stmt = (
         update(InboundUpdate)
@@ -175,7 +174,7 @@ async def renew(session: AsyncSession, *, worker: str, update_ids: Iterable[int]
     await session.commit()
 
 
-def _mine(update_id: int, worker: str):
+def _mine(update_id: int, worker: str) -> ColumnElement[bool]:
     return and_(InboundUpdate.update_id == update_id, InboundUpdate.locked_by == worker,
                 InboundUpdate.status == WORKING)
 
@@ -186,7 +185,7 @@ async def mark_done(session: AsyncSession, update_id: int, *, worker: str, now: 
         .values(status=DONE, handled_at=now, locked_until=None, locked_by=None)
     )
     await session.commit()
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def mark_failed(session: AsyncSession, update_id: int, *, worker: str, now: datetime, error: str,
@@ -247,7 +246,7 @@ async def retry_parked(session: AsyncSession, update_id: int, *, now: datetime) 
         update(InboundUpdate).where(InboundUpdate.update_id == update_id, InboundUpdate.status == PARKED)
         .values(status=WAITING, attempts=0, not_before=now, handled_at=None)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def prune(session: AsyncSession, *, now: datetime, retention_hours: float) -> int:
@@ -257,7 +256,7 @@ async def prune(session: AsyncSession, *, now: datetime, retention_hours: float)
                                     InboundUpdate.handled_at < now - timedelta(hours=retention_hours))
     )
     await session.commit()
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 async def prune_job(ctx: AppContext) -> int:

@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -121,7 +122,7 @@ def credentials_file(settings: Settings) -> Path:
     return (base / "onestop-credentials.txt").resolve()
 
 
-def reveal(lines: list[str], settings: Settings, *, stream=None) -> str:
+def reveal(lines: list[str], settings: Settings, *, stream: TextIO | None = None) -> str:
     """Show new passwords to the person at the terminal, never to a log (F9).
 
     On a TTY the lines are printed once. Otherwise (a service manager, a log collector) they are appended to a

@@ -10,11 +10,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from babel.numbers import format_currency
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ScalarSelect, and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.numbers import next_number
 from db.enums import LedgerKind
@@ -65,7 +67,7 @@ async def totals(session: AsyncSession, account_id: int, *, since: datetime) -> 
     """Balance, recent charges and the last payment of one account in one indexed query (one round trip)."""
     recent_charge = and_(LedgerEntry.kind == LedgerKind.charge, LedgerEntry.posted_at >= since)
 
-    def last_payment(column):
+    def last_payment(column: InstrumentedAttribute[Any]) -> ScalarSelect[Any]:
         return (
             select(column)
             .where(LedgerEntry.account_id == account_id, LedgerEntry.kind == LedgerKind.payment)

@@ -21,7 +21,7 @@ CHANNEL = "onestop:live"
 class LiveHub:
     def __init__(self, redis_url: str | None = None) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._redis_url = redis_url
+        self._redis_url = redis_url or ""  # empty: this process only, no Redis
         self._redis: Any = None
         self._listener: asyncio.Task[None] | None = None
         self._origin = uuid.uuid4().hex

@@ -33,7 +33,7 @@ from core.clock import local
 from core.numbers import next_number
 from db.models import ChecklistNotice, Resident
 from knowledge.catalogue import Catalogue, as_lang
-from knowledge.models import Topic
+from knowledge.models import Lang, Topic
 from knowledge.render import HEADINGS, document_text
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class NoticeContent:
 
     reference: str
     issued_at: datetime
-    lang: str  # "zh" | "en"
+    lang: Lang
     topic: Topic
     have: frozenset[str]
     company: str

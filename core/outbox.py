@@ -40,10 +40,11 @@ from typing import Any
 from sqlalchemy import and_, event, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from db.enums import BroadcastStatus, OutboxStatus
 from db.models import Broadcast, OutboxNotification, Resident, SendGate
+from db.session import dialect_name, rowcount
 
 GATE = "telegram"
 
@@ -152,7 +153,7 @@ class Claimed:
     broadcast_id: int | None
 
 
-def _claim_columns():
+def _claim_columns() -> tuple[InstrumentedAttribute[Any], ...]:
     return (OutboxNotification.id, OutboxNotification.resident_id, OutboxNotification.method,
             OutboxNotification.payload, OutboxNotification.attempts, OutboxNotification.broadcast_id,
             OutboxNotification.priority)
@@ -180,7 +181,7 @@ async def claim_due(
         .order_by(OutboxNotification.priority.desc(), OutboxNotification.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         # Lock the picked rows, skipping those another sender is claiming right now; the locks last until
         # the lease below commits.
         ids = list((await session.execute(pick.with_for_update(skip_locked=True, of=OutboxNotification))).scalars())
@@ -239,7 +240,7 @@ async def release_worker(session: AsyncSession, worker: str) -> int:
         .values(locked_until=None)
     )
     await session.commit()
-    return res.rowcount or 0
+    return rowcount(res) or 0
 
 
 async def release(session: AsyncSession, row_id: int) -> None:
@@ -316,7 +317,7 @@ async def _gate_row(session: AsyncSession, name: str, now: datetime) -> SendGate
     # read-modify-write below cannot interleave with another sender's.
     for _ in range(3):
         res = await session.execute(update(SendGate).where(SendGate.name == name).values(name=name))
-        if res.rowcount:
+        if rowcount(res):
             q = select(SendGate).where(SendGate.name == name).execution_options(populate_existing=True)
             return (await session.execute(q)).scalar_one()
         try:

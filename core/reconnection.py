@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, ledger, outbox
 from core.alerts import ARREARS, CUTOFF_AFTER_NOTICE
+from core.context import AppContext
 from core.tickets import InvalidInput, NotAllowed, TransitionError, _publish
 from db.enums import AccountState
 from db.models import AlertLog, ReconnectionRequest, Resident, StaffUser, UtilityAccount
@@ -59,7 +59,7 @@ async def position(session: AsyncSession, request: ReconnectionRequest) -> Place
     return Place(request, ahead + 1, ahead)
 
 
-async def register(session: AsyncSession, *, ctx: Any, account: UtilityAccount,
+async def register(session: AsyncSession, *, ctx: AppContext, account: UtilityAccount,
                    resident: Resident | None) -> Place:
     """R11: after paying, register for reconnection (once; registering again keeps the first place). Commits."""
     if account.state is not AccountState.sealed:
@@ -97,7 +97,7 @@ async def queue(session: AsyncSession, *, limit: int = 500) -> list[QueueRow]:
     return [QueueRow(r, a, n) for n, (r, a) in enumerate(rows.all(), start=1)]
 
 
-async def serve(session: AsyncSession, *, ctx: Any, request_id: int, staff: StaffUser) -> ReconnectionRequest:
+async def serve(session: AsyncSession, *, ctx: AppContext, request_id: int, staff: StaffUser) -> ReconnectionRequest:
     """Reconnect the head of the queue; anyone else must wait their turn (R11). Tells the resident. Commits."""
     row = await session.get(ReconnectionRequest, request_id)
     if row is None or row.status != Status.waiting:
@@ -106,7 +106,7 @@ async def serve(session: AsyncSession, *, ctx: Any, request_id: int, staff: Staf
     if head and head[0].request.id != row.id:
         raise NotAllowed(f"R11: reconnections are made in order of registration; account "
                          f"{head[0].account.number} registered earlier and is served first")
-    account = await session.get(UtilityAccount, row.account_id)
+    account = await session.get_one(UtilityAccount, row.account_id)
     now = ctx.clock.now()
     row.status, row.served_at, row.served_by_id = Status.served.value, now, staff.id
     account.state = AccountState.connected
@@ -133,7 +133,7 @@ async def earliest_cutoff(session: AsyncSession, account_id: int, *, since: date
     return first + CUTOFF_AFTER_NOTICE if first is not None else None
 
 
-async def seal_for_arrears(session: AsyncSession, *, ctx: Any, account: UtilityAccount,
+async def seal_for_arrears(session: AsyncSession, *, ctx: AppContext, account: UtilityAccount,
                            staff: StaffUser) -> UtilityAccount:
     """R11: cut the supply for arrears, only once the payment notice is at least 3 days old. Commits."""
     if account.state is not AccountState.connected:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import audit, tickets
+from core.context import AppContext
 from db.enums import OPEN_TICKET_STATUSES, Priority, TicketKind, TicketStatus
 from db.models import Resident, StaffUser, Ticket, TicketEvent
 
@@ -59,7 +59,7 @@ def _fault(ticket: Ticket) -> None:
         raise RepairError("Only repair orders (fault tickets) record arrival and outcome · 仅报修工单可登记")
 
 
-async def record_arrival(session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: StaffUser,
+async def record_arrival(session: AsyncSession, *, ctx: AppContext, ticket: Ticket, staff: StaffUser,
                          at: datetime | None = None) -> Ticket:
     """The crew arrived (R7); an emergency is on time within 30 minutes of the report. Commits."""
     _fault(ticket)
@@ -87,7 +87,7 @@ def arrived_on_time(ticket: Ticket) -> bool | None:
     return ticket.arrived_at - ticket.created_at <= EMERGENCY_ARRIVAL
 
 
-async def complete_repair(session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: StaffUser, outcome: str,
+async def complete_repair(session: AsyncSession, *, ctx: AppContext, ticket: Ticket, staff: StaffUser, outcome: str,
                           first_visit: bool, note: str, paid: bool = False) -> Ticket:
     """Record the outcome and resolve the order (the resolution note is the written reply), then open the R7
     call-back task. "Fixed on first visit" counts only when the outcome is fixed. Commits."""
@@ -108,7 +108,7 @@ async def complete_repair(session: AsyncSession, *, ctx: Any, ticket: Ticket, st
     return ticket
 
 
-async def ensure_callback(session: AsyncSession, *, ctx: Any, repair: Ticket) -> Ticket:
+async def ensure_callback(session: AsyncSession, *, ctx: AppContext, repair: Ticket) -> Ticket:
     """R7: one call-back task per completed repair, due by the end of the first working day after it
     (idempotent: the repair's id is the task's idempotency key). Commits."""
     done_at = repair.resolved_at or ctx.clock.now()
@@ -129,7 +129,7 @@ async def ensure_callback(session: AsyncSession, *, ctx: Any, repair: Ticket) ->
     return callback
 
 
-async def ensure_callbacks(ctx: Any) -> int:
+async def ensure_callbacks(ctx: AppContext) -> int:
     """Scheduler sweep: every repair resolved by any path (console, API, bot) in the last month gets its call-back
     task. Returns how many were opened."""
     now = ctx.clock.now()
@@ -146,7 +146,7 @@ async def ensure_callbacks(ctx: Any) -> int:
         return len(repairs)
 
 
-async def record_progress(session: AsyncSession, *, ctx: Any, ticket: Ticket, staff: StaffUser, note: str,
+async def record_progress(session: AsyncSession, *, ctx: AppContext, ticket: Ticket, staff: StaffUser, note: str,
                           responsible_name: str, responsible_phone: str, new_deadline: datetime | None = None
                           ) -> Ticket:
     """R7: an order that cannot finish in time records its progress, the responsible person and their phone; the
@@ -215,7 +215,7 @@ async def figures(session: AsyncSession, *, start: datetime, end: datetime) -> R
     arrived = on_time = done = in_time = outcome = first = 0
     for priority, created, arrived_at, result, first_fix, resolved, deadline in (await session.execute(q)).all():
         done += 1
-        in_time += resolved <= deadline
+        in_time += resolved is not None and resolved <= deadline
         if result is not None:
             outcome += 1
             first += bool(first_fix)

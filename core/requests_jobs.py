@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import appointments, tickets
+from core.context import AppContext
+from db.session import dialect_name
 
 log = logging.getLogger(__name__)
 
 
 async def _try_lock(session: AsyncSession, name: str) -> bool:
-    if session.bind.dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         return True
     key = int.from_bytes(hashlib.sha256(f"job|{name}".encode()).digest()[:8], "big", signed=True)
     return bool((await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar())
 
 
-async def escalate(ctx: Any) -> dict[str, list[str]]:
+async def escalate(ctx: AppContext) -> dict[str, list[str]]:
     """Flag overdue tickets and unanswered appointment requests; supervisors get a live alert."""
     now = ctx.clock.now()
     async with ctx.sessionmaker() as session:
@@ -44,7 +45,7 @@ async def escalate(ctx: Any) -> dict[str, list[str]]:
     return {"tickets": overdue, "appointments": unanswered}
 
 
-async def remind(ctx: Any) -> list[str]:
+async def remind(ctx: AppContext) -> list[str]:
     """Day-before reminders of confirmed visits."""
     async with ctx.sessionmaker() as session:
         if not await _try_lock(session, "requests.remind"):

@@ -90,8 +90,6 @@ class Settings(BaseSettings):
     flood_burst: int = 20
     flood_window: float = 10.0
 
-    default_locale: str = "zh_Hans"
-    timezone: str = "Asia/Shanghai"
     calendar_file: Path = ROOT / "core" / "data" / "holidays.yaml"
     knowledge_dir: Path = ROOT / "knowledge"
     locales_dir: Path = ROOT / "bot" / "locales"
@@ -100,7 +98,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
 
-    throttle_rate: float = 0.3  # seconds between two updates of one resident that we still process
     sender: SenderSettings = SenderSettings()
     inbox: InboxSettings = InboxSettings()
     _sandbox_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(24))
@@ -133,7 +130,8 @@ class Settings(BaseSettings):
         return bool(self.telegram_webhook_url and self.telegram_webhook_secret)
 
     def webhook_path(self) -> str | None:
-        return urlsplit(self.telegram_webhook_url).path or "/" if self.webhook else None
+        url = self.telegram_webhook_url
+        return urlsplit(url).path or "/" if url and self.webhook else None
 
     def api_base(self) -> str | None:
         if self.telegram_api_base:

@@ -17,15 +17,16 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.clock import LOCAL_TZ, local
+from core.context import AppContext
 from db.enums import AppointmentStatus
 from db.models import Appointment, SlotCapacity, StaffUser
+from db.session import database_key, dialect_name, rowcount
 
 HORIZON_WORKING_DAYS = 14  # residents book among the next 14 working days
 HOLDING = (AppointmentStatus.requested, AppointmentStatus.proposed, AppointmentStatus.confirmed,
@@ -36,7 +37,7 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3])-([01]\d|2[0-4])$")
 
 def valid_window(window: str) -> bool:
     m = _WINDOW.match(window or "")
-    return bool(m) and int(m.group(1)) < int(m.group(2))
+    return m is not None and int(m.group(1)) < int(m.group(2))
 
 
 def window_start(day: date, window: str) -> datetime:
@@ -51,7 +52,7 @@ def window_end(day: date, window: str) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=LOCAL_TZ)
 
 
-def bookable_days(ctx: Any, now: datetime, horizon: int = HORIZON_WORKING_DAYS) -> list[date]:
+def bookable_days(ctx: AppContext, now: datetime, horizon: int = HORIZON_WORKING_DAYS) -> list[date]:
     """The next ``horizon`` working days, starting tomorrow (a same-day visit cannot be answered in time)."""
     today = local(now).date()
     return [ctx.calendar.add_working_days(today, i) for i in range(1, horizon + 1)]
@@ -123,7 +124,7 @@ async def availability(session: AsyncSession, district: str, days: Iterable[date
 
 
 async def available_days(
-    session: AsyncSession, *, ctx: Any, district: str, now: datetime, horizon: int = HORIZON_WORKING_DAYS,
+    session: AsyncSession, *, ctx: AppContext, district: str, now: datetime, horizon: int = HORIZON_WORKING_DAYS,
 ) -> list[DaySlots]:
     """Days among the next ``horizon`` working days with at least one free place (the calendar keyboard)."""
     return [d for d in await availability(session, district, bookable_days(ctx, now, horizon)) if d.free > 0]
@@ -146,7 +147,7 @@ _districts_cache: dict[str, tuple[float, list[str]]] = {}
 async def districts(session: AsyncSession) -> list[str]:
     """Districts that take home visits (those with a default capacity configured); cached for a minute and
     forgotten when staff change the capacity."""
-    key = str(session.bind.url)
+    key = database_key(session)
     hit = _districts_cache.get(key)
     if hit is not None and hit[0] > time_.monotonic():
         return list(hit[1])
@@ -175,7 +176,7 @@ async def slot_lock(session: AsyncSession, district: str, day: date, window: str
     PostgreSQL: a transaction-scoped advisory lock (released by the caller's commit/rollback).
     SQLite: the deployment is one process, so an in-process lock is enough.
     """
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         digest = hashlib.sha256(f"slot|{district}|{day.isoformat()}|{window}".encode()).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
@@ -209,7 +210,7 @@ async def list_capacity(session: AsyncSession, *, district: str | None = None,
 
 
 async def set_capacity(
-    session: AsyncSession, *, ctx: Any, staff: StaffUser | None, district: str, window: str, capacity: int,
+    session: AsyncSession, *, ctx: AppContext, staff: StaffUser | None, district: str, window: str, capacity: int,
     day: date | None = None,
 ) -> SlotCapacity:
     """Set the default (``day=None``) or one day's capacity of a district's window; commits."""
@@ -235,12 +236,12 @@ async def set_capacity(
     return row
 
 
-async def remove_override(session: AsyncSession, *, ctx: Any, staff: StaffUser | None, district: str, window: str,
-                          day: date) -> bool:
+async def remove_override(session: AsyncSession, *, ctx: AppContext, staff: StaffUser | None, district: str,
+                          window: str, day: date) -> bool:
     res = await session.execute(delete(SlotCapacity).where(SlotCapacity.district == district,
                                                            SlotCapacity.window == window, SlotCapacity.day == day))
     audit.record(session, at=ctx.clock.now(), staff_id=staff.id if staff else None, action="slots.override_removed",
                  target_type="slot", target_id=f"{district}/{window}/{day}")
     await session.commit()
     _forget()
-    return bool(res.rowcount)
+    return bool(rowcount(res))

@@ -181,7 +181,7 @@ async def _person(session: AsyncSession, username: str | None, staff_id: int | N
         query = query.where(StaffUser.username == (username or "").strip())
     user = (await session.execute(query)).scalar_one_or_none()
     if user is None:
-        raise StaffError(f"no staff member named {username.strip()!r}" if staff_id is None
+        raise StaffError(f"no staff member named {(username or '').strip()!r}" if staff_id is None
                          else "no such staff member")
     return user
 

@@ -107,7 +107,7 @@ async def _followups(session: AsyncSession, period: Period, now: datetime) -> tu
             Ticket.deadline_at >= period.since, Ticket.deadline_at < min(period.until, now),
             Ticket.status.not_in((TicketStatus.cancelled, TicketStatus.duplicate))))).all()
     done = sum(1 for status, resolved, closed, deadline in rows
-               if status in DONE and (resolved or closed) is not None and (resolved or closed) <= deadline)
+               if status in DONE and (finished := resolved or closed) is not None and finished <= deadline)
     return done, len(rows)
 
 

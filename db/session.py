@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 
 def make_engine(url: str, **kw: object) -> AsyncEngine:
@@ -11,7 +15,7 @@ def make_engine(url: str, **kw: object) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             # WAL lets the console read while the bot writes; FKs are off by default in SQLite.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -28,3 +32,19 @@ def make_engine(url: str, **kw: object) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The bound database's dialect ("postgresql", "sqlite"): row locking and upserts differ between them."""
+    return session.get_bind().dialect.name
+
+
+def database_key(session: AsyncSession) -> str:
+    """The bound database's URL, to key per-database caches (tests run several databases in one process)."""
+    return str(session.get_bind().engine.url)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows matched by an UPDATE or DELETE. ``AsyncSession.execute`` is typed as returning a plain ``Result``;
+    for DML statements it is a ``CursorResult``, which carries the count."""
+    return cast(CursorResult[Any], result).rowcount

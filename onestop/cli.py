@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -22,9 +23,12 @@ from core.keys import SecretKeyMissing, install_secret_key, reveal
 from core.settings import ROOT, Settings
 from db.enums import StaffRole
 from db.migrate import upgrade
+from db.models import ApiToken
 from knowledge.cli import ask as ask_
 from knowledge.loader import load_catalogue
 from onestop.runner import run
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Onestop: utility self-service bot and back office.", no_args_is_help=True,
                   add_completion=False)
@@ -211,9 +215,9 @@ def create_token(name: str, role: str = "operator") -> None:
     reveal([f"token {name} ({role}): {token}"], ctx.settings)
 
 
-def _staff_call(ctx, coro):
+def _staff_call(ctx: AppContext, coro: Coroutine[Any, Any, T]) -> T:
     """Run one staff-administration call; a refusal is one line on stderr and exit status 1."""
-    async def go():
+    async def go() -> T:
         try:
             return await coro
         finally:
@@ -272,7 +276,7 @@ def list_tokens() -> None:
     """Integration tokens with their role, state and last use."""
     ctx = AppContext.create(_settings())
 
-    async def go() -> list:
+    async def go() -> list[ApiToken]:
         async with ctx.sessionmaker() as session:
             return await staff_service.tokens(session)
 

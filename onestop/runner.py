@@ -8,6 +8,8 @@ import logging
 import signal
 
 import uvicorn
+from aiogram import Bot
+from fastapi import FastAPI
 
 from api.app import create_app
 from bot.app import build_bot, build_dispatcher, set_commands
@@ -47,16 +49,15 @@ async def run(settings: Settings, parts: set[str]) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[object]] = []
-    server = app = None
+    server: uvicorn.Server | None = None
+    app: FastAPI | None = None
     helpers: list[asyncio.Task[object]] = []
     if "api" in parts:
-
         await ensure_admin(ctx)
         app = create_app(ctx)
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on",
                                 timeout_graceful_shutdown=3)  # long polls must not hold up a stop
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
         tasks.append(asyncio.create_task(server.serve(), name="api"))
         if settings.sandbox and not settings.serve_sandbox():  # issue 12 F7
             print(f"\n  No TELEGRAM_BOT_TOKEN and {settings.host} is not a loopback address: the sandbox is off "
@@ -65,14 +66,15 @@ async def run(settings: Settings, parts: set[str]) -> None:
             print(f"\n  Sandbox (offline Telegram): http://{settings.host}:{settings.port}/sandbox\n"
                   f"  Staff console:              http://{settings.host}:{settings.port}/\n", flush=True)
 
-    bot = dp = sender = worker = None
-    if parts & {"api", "bot", "worker"}:
-        bot = build_bot(settings)
-        ctx.extras["bot"] = bot  # also the console's: it downloads residents' files (api never imports bot)
-    if parts & {"bot"} or ("api" in parts and settings.webhook):
-
-        dp = build_dispatcher(ctx)
-    if "bot" in parts:
+    webhook_api = "api" in parts and settings.webhook
+    # The console also uses the Bot: it downloads residents' files (api never imports bot).
+    bot = build_bot(settings) if parts & {"api", "bot", "worker"} else None
+    if bot is not None:
+        ctx.extras["bot"] = bot
+    dp = build_dispatcher(ctx) if "bot" in parts or webhook_api else None
+    sender: Sender | None = None
+    worker: InboxWorker | None = None
+    if "bot" in parts and bot is not None and dp is not None:
         # Issue 13: updates go through the durable inbox. Webhook mode: the API process stores them
         # (api/webhook.py); polling mode: our own loop stores a batch before confirming it to Telegram.
 
@@ -87,7 +89,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
                 await receiver.run(stop)
 
             tasks.append(asyncio.create_task(poll(), name="bot"))
-    if "api" in parts and settings.webhook:
+    if webhook_api and bot is not None and dp is not None:
 
         async def register_webhook() -> None:
             await _api_started(server)
@@ -106,8 +108,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
 
         # Not in ``tasks``: it ends once Telegram has the URL, and that must not stop the process.
         helpers.append(asyncio.create_task(register_webhook(), name="webhook"))
-    if "worker" in parts:
-
+    if "worker" in parts and bot is not None:
         sender = Sender(ctx, bot)
         tasks.append(asyncio.create_task(sender.run(), name="sender"))
         tasks.append(asyncio.create_task(run_scheduler(ctx, stop=stop), name="scheduler"))
@@ -139,12 +140,12 @@ async def run(settings: Settings, parts: set[str]) -> None:
     log.info("stopped")
 
 
-async def _api_started(server: object) -> None:
+async def _api_started(server: uvicorn.Server | None) -> None:
     if server is not None:
-        while not server.started:  # type: ignore[attr-defined]  # noqa: ASYNC110  (uvicorn exposes a flag)
+        while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
             await asyncio.sleep(0.05)
 
 
-async def _set_commands(bot: object) -> None:
+async def _set_commands(bot: Bot) -> None:
     with contextlib.suppress(Exception):
-        await set_commands(bot)  # type: ignore[arg-type]
+        await set_commands(bot)
