@@ -16,21 +16,13 @@ from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.keyboards.requests import category_label
-from bot.routers.fault import extent_label
-from bot.routers.guided.engine import G, Page, page
-from bot.routers.guided.home import FAULT, PERSON
-from bot.routers.guided.places import (
-    PhonePage,
-    SentPage,
-    form_data,
-    homes,
-    mask_phone,
-    read_aloud,
-    send_label,
-    split_text,
-)
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
+from bot.forms.phone import mask_phone
+from bot.forms.safety import gas_hotline
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import FAULT, PERSON
+from bot.guided.ui import MAX_TEXT, Option, Screen
+from bot.keyboards.requests import category_label, extent_label
+from bot.routers.guided.places import PhonePage, SentPage, form_data, homes, read_aloud, send_label, split_text
 from core import responsibility, tickets
 from core.tickets import MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory, esc
 from db.enums import Utility
@@ -71,13 +63,13 @@ def is_leak(data: dict[str, Any]) -> bool:
 
 def safety_messages(g: G) -> list[str]:
     """R20: what to do now and the emergency line, from the gas.leak topic and site.yaml (content is data)."""
-    summary, hotline = "", ""
+    summary = ""
     try:
         topic = g.ctx.catalogue.get("gas.leak")
         summary = topic.summary.get(g.lang) if topic is not None else ""
-        hotline = g.ctx.catalogue.value("gas_emergency", g.lang)
     except Exception:  # a broken knowledge file must never hold back safety advice
         log.exception("gas leak safety text unavailable")
+    hotline = gas_hotline(g.ctx, g.locale)
     head = _("🚨 <b>Gas leak: do this first</b>")
     if not summary:
         summary = " ".join([

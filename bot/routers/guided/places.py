@@ -1,7 +1,8 @@
 """Small helpers shared by the guided fault-report and visit flows (issue 8).
 
 Addresses come from the resident's verified accounts, shown as short button labels with the full
-address in the message; phones from the contact button or the account on file. Long texts are cut
+address in the message; phones from the contact button or the account on file, read by the form kit's
+phone rules (bot/forms/phone.py) like the normal forms. Long texts are cut
 into messages an elderly resident can read without scrolling, and reference numbers are spelt out
 the way one reads them aloud on the phone.
 """
@@ -16,9 +17,10 @@ from typing import Any, ClassVar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers.guided.engine import PAGES, G, Page
-from bot.routers.guided.home import PERSON, REQUESTS
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen, numbered
+from bot.forms.phone import PhoneProblem, mask_phone, phone_on_file, read_contact
+from bot.guided.engine import PAGES, G, Page
+from bot.guided.ids import PERSON, REQUESTS
+from bot.guided.ui import MAX_TEXT, Option, Screen, numbered
 from core import tickets
 
 MAX_LABEL = 12  # characters of a Chinese button label (the walker's bound)
@@ -57,19 +59,6 @@ async def homes(session: AsyncSession, resident_id: int, *, districts: set[str] 
             label = f"{acc.street}{acc.room}室" if len(label) > 8 else f"{label}{acc.room}室"
         out.append(Home(acc, _cut(label), address))
     return out
-
-
-async def phone_on_file(session: AsyncSession, resident_id: int) -> str | None:
-    for acc in await tickets.resident_accounts(session, resident_id):
-        phone = tickets.clean_phone(acc.phone)
-        if phone:
-            return phone
-    return None
-
-
-def mask_phone(phone: str | None) -> str:
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -151,15 +140,15 @@ class PhonePage(Page):
             await g.say(_("Please tap the “Share my number” button itself."))
 
     async def contact(self, g: G, key: str, phone: str, own: bool) -> None:
-        if not own:
+        reading = read_contact(phone, own)  # the form kit's rule: only the resident's own, readable number
+        if reading.problem is PhoneProblem.not_own:
             await g.say(_("That is someone else's number. Please tap the button to share your own number."))
             return
-        cleaned = tickets.clean_phone(phone)
-        if cleaned is None:
+        if reading.phone is None:
             await g.say(_("Sorry, we could not read a phone number from that. Please use the other button, "
                           "or talk to a person."))
             return
-        form_data(g, self.form_name)["phone"] = cleaned
+        form_data(g, self.form_name)["phone"] = reading.phone
         g.go(self.next_id)
 
 
