@@ -16,6 +16,7 @@ from bot.forms.phone import PhoneProblem, mask_phone, read_contact
 from bot.guided.engine import G, Page, page
 from bot.guided.ids import COMPLAINT, REQUESTS
 from bot.guided.ui import Option, Screen
+from bot.routers.guided.places import warn_if_emergency
 from bot.routers.guided.requests import Item, item_label, my_items
 from core import tickets
 from core.tickets import MAX_DESCRIPTION
@@ -125,6 +126,7 @@ class Confirm(Page):
             await self._send(g)
 
     async def text(self, g: G, text: str) -> bool:
+        await warn_if_emergency(g, text)
         words = "\n".join(w for w in (g.data.get("c_words"), text.strip()) if w)
         if len(words) > MAX_DESCRIPTION - 200:
             await g.say(_("That is too long. Please keep it shorter."))
