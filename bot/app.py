@@ -9,6 +9,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
@@ -37,8 +38,6 @@ def build_bot(settings: Settings, session: AiohttpSession | None = None) -> Bot:
 
 def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-
         storage = RedisStorage.from_url(settings.redis_url, state_ttl=FORM_TTL_SECONDS, data_ttl=FORM_TTL_SECONDS)
         return storage, RedisEventIsolation(storage.redis)
     return MemoryStorage(), SimpleEventIsolation()

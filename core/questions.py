@@ -8,16 +8,19 @@ with the outage notice), and the R10 callback request.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.outages import outage_for_resident
+from core.safety import detect_emergency, phrase_regex
+from core.tickets import create_callback
 from db.enums import QuestionOutcome, Utility
 from db.models import QuestionLog, Resident
+from knowledge.normalize import clean
 
 if TYPE_CHECKING:
     from core.context import AppContext
@@ -121,31 +124,19 @@ _SUPPLY_CUES: dict[Utility | None, tuple[str, ...]] = {
     None: ("停水停电", "停了", "停供", "恢复供", "什么时候恢复", "何时恢复", "outage", "supply cut", "cut off",
            "restored", "restoration", "come back on"),
 }
-_LEAK_CUES = ("漏气", "泄漏", "煤气味", "燃气味", "气味", "gas leak", "smell gas", "smell of gas", "leak")
-
-
-def _cue_regex(phrases: Sequence[str]) -> re.Pattern[str]:
-    parts = []
-    for p in phrases:
-        # Chinese phrases match anywhere; English ones on word boundaries ("cut" not in "shortcut").
-        parts.append(re.escape(p) if re.search(r"[\u4e00-\u9fff]", p) else rf"\b{re.escape(p)}\b")
-    return re.compile("|".join(parts))
-
-
-_SUPPLY_RES = {u: _cue_regex(p) for u, p in _SUPPLY_CUES.items()}
-_LEAK_RE = _cue_regex(_LEAK_CUES)
+# Chinese phrases match anywhere; English ones on word boundaries ("cut" not in "shortcut").
+_SUPPLY_RES = {u: phrase_regex(p) for u, p in _SUPPLY_CUES.items()}
 
 
 def supply_question(text: str) -> tuple[bool, Utility | None]:
     """Is the question about a supply being off, and of which utility (None = any/unclear)?
 
-    A gas-leak report is never treated as an outage question: safety guidance comes first (R20).
+    A gas-leak report is never treated as an outage question: safety guidance comes first (R20); the same
+    detector as every form's free text decides what is one (core.safety).
     """
-    from knowledge.normalize import clean
-
-    norm = clean(text, limit=300)
-    if _LEAK_RE.search(norm):
+    if detect_emergency(text) is not None:
         return False, None
+    norm = clean(text, limit=300)
     hits = [u for u, rx in _SUPPLY_RES.items() if u is not None and rx.search(norm)]
     if len(hits) == 1:
         return True, hits[0]
@@ -161,8 +152,6 @@ async def outages_for_question(
     about, utility = supply_question(text)
     if not about:
         return []
-    from core.outages import outage_for_resident
-
     return list(await outage_for_resident(session, resident_id=resident_id, now=now, utility=utility))
 
 
@@ -183,8 +172,6 @@ async def request_callback(
     The logged question, if any, becomes ``handed_off``. Idempotent on ``idempotency_key``: a
     double tap or a retried update returns the ticket already opened.
     """
-    from core.tickets import create_callback
-
     if question_id is not None:
         await set_outcome(session, question_id=question_id, resident_id=resident.id,
                           outcome=QuestionOutcome.handed_off)

@@ -17,6 +17,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.callbacks import GuidedOffer, GuidedOfferCallback
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_COMPLAINT, MENU_FAULT, MENU_HUMAN, MENU_OUTAGES, MENU_VISIT
 from knowledge.catalogue import Catalogue
@@ -185,8 +186,6 @@ def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: str, *, question_id
 
 def escalation_keyboard(*, question_id: int = 0, topic: int = -1, offer_simple_mode: bool = False
                         ) -> InlineKeyboardMarkup:
-    from bot.routers.start import GuidedOffer, GuidedOfferCallback
-
     kb = InlineKeyboardBuilder()
     kb.button(text=str(MENU_HUMAN), callback_data=EscalateCallback(what=Escalate.person, q=question_id, t=topic))
     kb.button(text=_("📞 Call me back"), callback_data=EscalateCallback(what=Escalate.callback, q=question_id,

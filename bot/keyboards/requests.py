@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
-from core.tickets import MAX_ATTACHMENTS, MAX_DESCRIPTION, FaultCategory
+from core.tickets import Extent, FaultCategory
 from db.enums import AppointmentStatus, TicketKind, TicketStatus
 
 K = TypeVar("K")
@@ -97,31 +95,6 @@ def location_keyboard() -> ReplyKeyboardMarkup:
                         input_field_placeholder=_("or type the address"))
 
 
-async def ack(query: CallbackQuery) -> None:
-    """Answer a button press and take the buttons off its message, so the same step is not answered twice."""
-    await query.answer()
-    if query.message is not None:
-        with contextlib.suppress(TelegramBadRequest):  # already edited (double tap) or too old
-            await query.message.edit_reply_markup(reply_markup=None)
-
-
-def too_long(length: int) -> str:
-    return _("That is {length} characters; please keep it under {limit}. A few sentences are enough: what you "
-             "see, where, and since when.").format(length=length, limit=MAX_DESCRIPTION)
-
-
-def photos_added(count: int) -> str:
-    return _("📷 Photo received ({count} of {limit}). Send another, or tap Done.").format(
-        count=count, limit=MAX_ATTACHMENTS)
-
-
-def mask_phone(phone: str | None) -> str:
-    if not phone:
-        return "-"
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"
-
-
 # --- labels ------------------------------------------------------------------------------------------------------
 
 
@@ -140,6 +113,16 @@ def category_label(category: str | None) -> str:
         return labels[FaultCategory(category)]
     except ValueError:
         return category or "-"
+
+
+def extent_label(extent: str | None) -> str:
+    """R8: how far a fault reaches, as the resident chose it."""
+    return {
+        Extent.home: _("Only my home"),
+        Extent.building: _("The whole building"),
+        Extent.area: _("The street or the whole area"),
+        Extent.unknown: _("Not sure"),
+    }.get(extent or "", "-")
 
 
 def ticket_kind_label(kind: TicketKind) -> str:

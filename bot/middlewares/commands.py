@@ -27,7 +27,7 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, TelegramObject, Update
 from aiogram.utils.i18n import gettext as _
 
-from bot.routers.guided.engine import Guided
+from bot.guided.engine import Guided
 
 KNOWN_COMMANDS = frozenset({"start", "menu", "cancel", "help", "tariff"})
 PROMPT = "form_prompt"

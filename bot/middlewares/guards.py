@@ -34,13 +34,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from pydantic import PrivateAttr
 
+from bot.forms.buttons import stale_text
 from core.i18n import normalize_locale
 
 TOLD = "private_only_told"
-
-
-def stale_text() -> str:
-    return _("Sorry, this button is no longer active. Please use the menu below.")
 
 
 async def _done(result: Any = True) -> Any:

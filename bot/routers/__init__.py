@@ -1,8 +1,36 @@
-"""All feature routers, in dispatch order. The fallback router MUST stay last (a test checks it)."""
+"""All feature routers, in dispatch order. The fallback router MUST stay last (a test checks it).
+
+Every router module is a leaf: none imports another (what they share is below them, in bot/navigation.py,
+bot/callbacks.py, bot/views/, bot/forms/ and bot/keyboards/), so importing them all here makes no cycle.
+"""
 
 from __future__ import annotations
 
 from aiogram import Router
+
+from bot.routers import (
+    accounts,
+    appointment,
+    ask,
+    checklist,
+    complaint,
+    escalation,
+    fallback,
+    fault,
+    guided,
+    guides,
+    handoff,
+    my_requests,
+    outages,
+    payments,
+    proxy,
+    reconnection,
+    settings,
+    start,
+    survey,
+    tariff,
+    topup,
+)
 
 
 def _detached(router: Router) -> Router:
@@ -16,30 +44,6 @@ def _detached(router: Router) -> Router:
 
 
 def get_routers() -> list[Router]:
-    from bot.routers import (
-        accounts,
-        appointment,
-        ask,
-        checklist,
-        complaint,
-        escalation,
-        fallback,
-        fault,
-        guided,
-        guides,
-        handoff,
-        my_requests,
-        outages,
-        payments,
-        proxy,
-        reconnection,
-        settings,
-        start,
-        survey,
-        tariff,
-        topup,
-    )
-
     # Order matters (issue 13: precedence is decided here once, and tests/bot/test_every_update_answered.py checks it):
     #   0. payments: pre-checkout and successful_payment, whatever state or chat the resident is in;
     #   1. guided mode (its own screens, commands included), then start (commands, language) and settings;

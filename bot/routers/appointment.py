@@ -3,6 +3,7 @@
 The calendar shows only the next 14 working days that still have a free place in the district; the
 request is answered by staff within 1 working day. Also here: the resident's answer to a slot staff
 proposed (accept / another date / cancel) and rescheduling until the cut-off (18:00 the day before).
+The address, district, phone and summary are the form kit's steps (bot/forms), declared at the end.
 """
 
 from __future__ import annotations
@@ -23,18 +24,25 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.calendar import DayCallback, WindowCallback, calendar_keyboard, unpack_day, windows_keyboard
+from bot.forms.base import Turn, install
+from bot.forms.buttons import ack, stale, stale_text
+from bot.forms.confirm import ConfirmStep
+from bot.forms.phone import PhoneStep, mask_phone
+from bot.forms.place import AddressStep, DistrictStep
+from bot.forms.safety import warn_if_emergency
+from bot.keyboards.calendar import DayCallback, WindowCallback, unpack_day, windows_keyboard
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_VISIT, main_menu
-from bot.keyboards.requests import Form, FormNav, Nav, ack, contact_keyboard, mask_phone, nav_buttons, per_locale
-from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
-from bot.routers.start import show_menu
+from bot.keyboards.requests import Form, nav_buttons, per_locale
+from bot.middlewares.forms import TOUCHED
+from bot.navigation import menu_entry, show_menu
+from bot.views.visits import RescheduleForm, ask_day, start_reschedule, too_late_text
 from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, ProposalAction, format_day, format_window
 from core.clock import local
 from core.context import AppContext
 from db.enums import ServiceType
-from db.models import Appointment, Resident
+from db.models import Appointment, Resident, UtilityAccount
 
 router = Router(name=__name__)
 
@@ -50,13 +58,7 @@ class VisitForm(StatesGroup):
     confirm = State()
 
 
-class RescheduleForm(StatesGroup):
-    day = State()
-    window = State()
-
-
-router.message.outer_middleware(StaleFormMiddleware(VisitForm, RescheduleForm))
-router.callback_query.outer_middleware(StaleFormMiddleware(VisitForm, RescheduleForm))
+install(router, VisitForm, RescheduleForm, form=Form.visit, cancelled=lambda: _("Cancelled. Nothing was changed."))
 
 
 class Act(StrEnum):
@@ -86,14 +88,6 @@ class ProposalCallback(CallbackData, prefix=appointments.PROPOSAL_PREFIX):
     action: ProposalAction
 
 
-def stale_text() -> str:
-    return _("Sorry, this button is no longer active. Please use the menu below.")
-
-
-async def _stale(query: CallbackQuery) -> None:
-    await query.answer(stale_text(), show_alert=True)
-
-
 @per_locale
 def service_keyboard() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
@@ -108,6 +102,7 @@ def service_keyboard() -> InlineKeyboardMarkup:
 
 
 @router.message(F.text == MENU_VISIT)
+@menu_entry(MENU_VISIT)
 async def on_visit(message: Message, state: FSMContext, ctx: AppContext) -> None:
     await state.clear()
     await state.set_state(VisitForm.service)
@@ -118,11 +113,11 @@ async def on_visit(message: Message, state: FSMContext, ctx: AppContext) -> None
 
 @router.callback_query(VisitForm.service, VisitCallback.filter(F.act == Act.service))
 async def on_service(query: CallbackQuery, callback_data: VisitCallback, state: FSMContext, session: AsyncSession,
-                     resident: Resident) -> None:
+                     ctx: AppContext, resident: Resident) -> None:
     try:
         service = ServiceType(callback_data.v)
     except ValueError:
-        await _stale(query)
+        await stale(query)
         return
     await ack(query)
     await state.update_data(service=service.value, prerequisites={})
@@ -130,7 +125,7 @@ async def on_service(query: CallbackQuery, callback_data: VisitCallback, state: 
     if ignition.needs_prerequisites(service):
         await _ask_prerequisite(query.message, state, ignition.ITEMS[0])
         return
-    await _ask_address(query.message, state, session, resident)
+    await address.ask(Turn(query.message, state, session, ctx, resident))
 
 
 # --- R19: ignition prerequisites, one at a time; a "no" is told why and what to do ---------------------------
@@ -151,11 +146,11 @@ async def _ask_prerequisite(message: Message, state: FSMContext, item: ignition.
 
 @router.callback_query(VisitForm.prerequisites, IgnitionCallback.filter())
 async def on_prerequisite(query: CallbackQuery, callback_data: IgnitionCallback, state: FSMContext,
-                          session: AsyncSession, resident: Resident) -> None:
+                          session: AsyncSession, ctx: AppContext, resident: Resident) -> None:
     answers = dict((await state.get_data()).get("prerequisites") or {})
     missing = ignition.failed(answers)
     if not missing or callback_data.item is not missing[0]:  # an old message's button
-        await _stale(query)
+        await stale(query)
         return
     await ack(query)
     if not callback_data.ok:
@@ -169,7 +164,7 @@ async def on_prerequisite(query: CallbackQuery, callback_data: IgnitionCallback,
         await _ask_prerequisite(query.message, state, missing[1])
         return
     await query.message.answer(_("Thank you: everything is ready for the ignition."))
-    await _ask_address(query.message, state, session, resident)
+    await address.ask(Turn(query.message, state, session, ctx, resident))
 
 
 @router.message(VisitForm.prerequisites)
@@ -182,103 +177,37 @@ async def on_service_other(message: Message) -> None:
     await message.answer(_("Please choose the service with the buttons."), reply_markup=service_keyboard())
 
 
-# --- address and district -----------------------------------------------------------------------------------
+# --- address and district (the kit's steps, below) ------------------------------------------------------
 
 
-async def _ask_address(message: Message, state: FSMContext, session: AsyncSession, resident: Resident) -> None:
-    await state.set_state(VisitForm.address)
-    served = set(await slots.districts(session))
-    kb = InlineKeyboardBuilder()
-    seen: set[str] = set()
-    for acc in await tickets.resident_accounts(session, resident.id):
-        address = tickets.account_address(acc)
-        if acc.district not in served or address in seen or len(seen) >= 5:
-            continue
-        seen.add(address)
-        kb.button(text=f"🏠 {address}", callback_data=VisitCallback(act=Act.account, v=str(acc.id)))
-    nav_buttons(kb, Form.visit)
-    kb.adjust(1)
-    if seen:
-        text = _("🏠 Where should we come? Tap your address or type another one (district, street, building, room).")
-    else:
-        text = _("🏠 Where should we come? Please type the address (district, street, building, room).")
-    await message.answer(text, reply_markup=kb.as_markup())
+async def _account_chosen(turn: Turn, acc: UtilityAccount) -> None:
+    await turn.state.update_data(address=tickets.account_address(acc), district=acc.district, account_id=acc.id)
+    await _ask_day(turn)
 
 
-@router.callback_query(VisitForm.address, VisitCallback.filter(F.act == Act.account))
-async def on_account(query: CallbackQuery, callback_data: VisitCallback, state: FSMContext, session: AsyncSession,
-                     ctx: AppContext, resident: Resident) -> None:
-    acc = {str(a.id): a for a in await tickets.resident_accounts(session, resident.id)}.get(callback_data.v)
-    if acc is None:
-        await _stale(query)
+async def _address_typed(turn: Turn, text: str) -> None:
+    await warn_if_emergency(turn, text)
+    await turn.state.update_data(address=text, account_id=None)
+    served = await slots.districts(turn.session)
+    found = next((d for d in served if d in text), None)
+    if found is None:
+        await district.ask(turn)
         return
-    await ack(query)
-    await state.update_data(address=tickets.account_address(acc), district=acc.district, account_id=acc.id)
-    await _ask_day(query.message, state, session, ctx, resident)
+    await turn.state.update_data(district=found)
+    await _ask_day(turn)
 
 
-@router.message(VisitForm.address, F.text)
-async def on_address(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                     resident: Resident) -> None:
-    text = " ".join(message.text.split())
-    if len(text) < 4 or len(text) > 200 or text.startswith("/"):
-        await message.answer(_("Please type the full address (4 to 200 characters), for example "
-                               "“城东区人民路12号3单元502”."))
-        return
-    await state.update_data(address=text, account_id=None)
-    served = await slots.districts(session)
-    district = next((d for d in served if d in text), None)
-    if district is None:
-        await state.set_state(VisitForm.district)
-        kb = InlineKeyboardBuilder()
-        for d in served:
-            kb.button(text=d, callback_data=VisitCallback(act=Act.district, v=d))
-        nav_buttons(kb, Form.visit)
-        kb.adjust(2)
-        await message.answer(_("Which district is it in?"), reply_markup=kb.as_markup())
-        return
-    await state.update_data(district=district)
-    await _ask_day(message, state, session, ctx, resident)
+async def _district_chosen(turn: Turn, chosen: str | None) -> None:
+    await turn.state.update_data(district=chosen)
+    await _ask_day(turn)
 
 
-@router.message(VisitForm.address)
-async def on_address_other(message: Message) -> None:
-    await message.answer(_("Please type the address as text, or tap one of your addresses."))
-
-
-@router.callback_query(VisitForm.district, VisitCallback.filter(F.act == Act.district))
-async def on_district(query: CallbackQuery, callback_data: VisitCallback, state: FSMContext, session: AsyncSession,
-                      ctx: AppContext, resident: Resident) -> None:
-    if callback_data.v not in await slots.districts(session):
-        await _stale(query)
-        return
-    await ack(query)
-    await state.update_data(district=callback_data.v)
-    await _ask_day(query.message, state, session, ctx, resident)
-
-
-@router.message(VisitForm.district)
-async def on_district_other(message: Message) -> None:
-    await message.answer(_("Please choose the district with the buttons above."))
+async def _ask_day(turn: Turn, intro: str | None = None) -> None:
+    await ask_day(turn.message, turn.state, turn.session, turn.ctx, turn.resident, day_state=VisitForm.day,
+                  intro=intro)
 
 
 # --- day and window (shared by booking and rescheduling) ---------------------------------------------------
-
-
-async def _ask_day(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                   resident: Resident, *, reschedule: bool = False, intro: str | None = None) -> None:
-    district = (await state.get_data())["district"]
-    days = await slots.available_days(session, ctx=ctx, district=district, now=ctx.clock.now())
-    if not days:
-        await state.clear()
-        await show_menu(message, resident, _("Sorry, there is no free visit time in {district} in the next 14 working "
-                                             "days. Please try again tomorrow or talk to a person.").format(
-            district=district))
-        return
-    await state.set_state(RescheduleForm.day if reschedule else VisitForm.day)
-    text = _("📆 Choose a day. Only days with a free place are shown.")
-    await message.answer(f"{intro}\n{text}" if intro else text,
-                         reply_markup=calendar_keyboard(days, resident.language, big=resident.guided_mode))
 
 
 _TYPED_DATE = re.compile(r"^(?:(\d{4})[-/.年])?\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
@@ -307,7 +236,8 @@ async def _pick_day(message: Message, state: FSMContext, session: AsyncSession, 
     free = await slots.free_windows(session, district=district, day=day) if day else []
     if day is None or day not in slots.bookable_days(ctx, now) or not free:
         await message.answer(_("There is no free visit time on that day. Please choose one of the days shown."))
-        await _ask_day(message, state, session, ctx, resident, reschedule=reschedule)
+        await ask_day(message, state, session, ctx, resident,
+                      day_state=RescheduleForm.day if reschedule else VisitForm.day)
         return
     await state.update_data(day=day.isoformat())
     await state.set_state(RescheduleForm.window if reschedule else VisitForm.window)
@@ -320,7 +250,7 @@ async def on_day(query: CallbackQuery, callback_data: DayCallback, state: FSMCon
                  ctx: AppContext, resident: Resident, raw_state: str | None) -> None:
     day = unpack_day(callback_data.d)
     if day is None:
-        await _stale(query)
+        await stale(query)
         return
     await ack(query)
     await _pick_day(query.message, state, session, ctx, resident, day,
@@ -356,10 +286,11 @@ async def on_window(query: CallbackQuery, callback_data: WindowCallback, state: 
     if raw_state == RescheduleForm.window.state:
         await _finish_reschedule(query.message, state, session, ctx, resident)
         return
+    turn = Turn(query.message, state, session, ctx, resident)
     if data.get("phone"):  # choosing again after a race: the phone given before still stands
-        await _confirm(query.message, state, resident, data["phone"])
+        await _phone_known(turn, data["phone"], None)
         return
-    await _ask_phone(query.message, state, session, resident)
+    await phone.ask(turn)
 
 
 @router.message(StateFilter(VisitForm.window, RescheduleForm.window))
@@ -367,68 +298,12 @@ async def on_window_other(message: Message) -> None:
     await message.answer(_("Please choose a time window with the buttons above."))
 
 
-# --- phone and confirmation ---------------------------------------------------------------------------------
+# --- phone, summary, submit (the kit's steps, below) --------------------------------------------------------
 
 
-async def _phone_on_file(session: AsyncSession, resident: Resident) -> str | None:
-    for acc in await tickets.resident_accounts(session, resident.id):
-        phone = tickets.clean_phone(acc.phone)
-        if phone:
-            return phone
-    return None
-
-
-async def _ask_phone(message: Message, state: FSMContext, session: AsyncSession, resident: Resident) -> None:
-    await state.set_state(VisitForm.phone)
-    await message.answer(_("📞 Which phone number should our staff call about the visit? Tap “Share my phone "
-                           "number” or type it."), reply_markup=contact_keyboard())
-    on_file = await _phone_on_file(session, resident)
-    if on_file:
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("Use the number on file: {phone}").format(phone=mask_phone(on_file)),
-                  callback_data=VisitCallback(act=Act.phone_on_file))
-        await message.answer(_("Or use the phone number of your account:"), reply_markup=kb.as_markup())
-
-
-@router.message(VisitForm.phone, F.contact)
-async def on_contact(message: Message, state: FSMContext, resident: Resident) -> None:
-    contact = message.contact
-    if contact.user_id is not None and contact.user_id != message.from_user.id:
-        await message.answer(_("Please share your own number with the button, or type the number."))
-        return
-    phone = tickets.clean_phone(contact.phone_number)
-    if phone is None:
-        await message.answer(_("We could not read a mainland phone number from that contact. Please type the "
-                               "number, for example 13812345678."))
-        return
-    await _confirm(message, state, resident, phone)
-
-
-@router.callback_query(VisitForm.phone, VisitCallback.filter(F.act == Act.phone_on_file))
-async def on_phone_on_file(query: CallbackQuery, state: FSMContext, session: AsyncSession,
-                           resident: Resident) -> None:
-    phone = await _phone_on_file(session, resident)
-    if phone is None:
-        await _stale(query)
-        return
-    await ack(query)
-    await _confirm(query.message, state, resident, phone)
-
-
-@router.message(VisitForm.phone, F.text)
-async def on_typed_phone(message: Message, state: FSMContext, resident: Resident) -> None:
-    phone = tickets.clean_phone(message.text[:40])
-    if phone is None:
-        await message.answer(_("That does not look like a phone number. Please type an 11-digit mobile number such "
-                               "as 13812345678, or a landline with its area code such as 0512-65231234."))
-        return
-    await _confirm(message, state, resident, phone)
-
-
-@router.message(VisitForm.phone)
-async def on_phone_other(message: Message) -> None:
-    await message.answer(_("Please share your phone number with the button below, or type it."),
-                         reply_markup=contact_keyboard())
+async def _phone_known(turn: Turn, number: str | None, _name: str | None) -> None:
+    await turn.state.update_data(phone=number)
+    await confirm.show(turn, _("📞 {phone}").format(phone=mask_phone(number)))
 
 
 def summary(data: dict[str, Any], lang: str | None) -> str:
@@ -442,49 +317,25 @@ def summary(data: dict[str, Any], lang: str | None) -> str:
     ])
 
 
-def confirm_keyboard(key: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("✅ Send the request"), callback_data=VisitCallback(act=Act.submit, v=key))
-    nav_buttons(kb, Form.visit)
-    kb.adjust(1)
-    return kb.as_markup()
-
-
-async def _confirm(message: Message, state: FSMContext, resident: Resident, phone: str) -> None:
-    await state.update_data(phone=phone)
-    await state.set_state(VisitForm.confirm)
-    data = await state.get_data()
-    await message.answer(_("📞 {phone}").format(phone=mask_phone(phone)), reply_markup=main_menu())
-    await message.answer(summary(data, resident.language), reply_markup=confirm_keyboard(data["key"]))
-
-
-@router.callback_query(VisitForm.confirm, VisitCallback.filter(F.act == Act.submit))
-async def on_submit(query: CallbackQuery, callback_data: VisitCallback, state: FSMContext, session: AsyncSession,
-                    ctx: AppContext, resident: Resident) -> None:
-    data = await state.get_data()
-    if callback_data.v != data.get("key"):
-        await _stale(query)
-        return
-    await ack(query)
+async def _submit(turn: Turn, data: dict[str, Any]) -> None:
     try:
         appt = await appointments.request_appointment(
-            session, ctx=ctx, resident=resident, service=data["service"], district=data["district"],
+            turn.session, ctx=turn.ctx, resident=turn.resident, service=data["service"], district=data["district"],
             address=data["address"], day=date.fromisoformat(data["day"]), window=data["window"],
             contact_phone=data.get("phone"), account_id=data.get("account_id"), idempotency_key=data["key"],
             prerequisites=data.get("prerequisites"),
         )
     except appointments.SlotUnavailable:
         # Taken by someone else meanwhile: keep everything, choose again.
-        await _ask_day(query.message, state, session, ctx, resident,
-                       intro=_("Sorry, that time was taken just now. Your other answers are kept."))
+        await _ask_day(turn, _("Sorry, that time was taken just now. Your other answers are kept."))
         return
     except tickets.InvalidInput:
-        await state.clear()
-        await show_menu(query.message, resident, _("Sorry, something in the request is not valid. Please start "
-                                                    "again from the menu."))
+        await turn.state.clear()
+        await show_menu(turn.message, turn.resident, _("Sorry, something in the request is not valid. Please start "
+                                                       "again from the menu."))
         return
-    await state.clear()
-    await query.message.answer(booked_text(appt, resident.language), reply_markup=main_menu())
+    await turn.state.clear()
+    await turn.message.answer(booked_text(appt, turn.lang), reply_markup=main_menu())
 
 
 def booked_text(appt: Appointment, lang: str | None) -> str:
@@ -495,44 +346,7 @@ def booked_text(appt: Appointment, lang: str | None) -> str:
         cutoff=tickets.format_deadline(appointments.cutoff(appt.day), lang, with_time=True))
 
 
-@router.callback_query(VisitCallback.filter(F.act == Act.submit), StateFilter(None))
-async def on_submit_again(query: CallbackQuery, callback_data: VisitCallback, session: AsyncSession,
-                          resident: Resident) -> None:
-    appt = await appointments.appointment_by_key(session, callback_data.v) if callback_data.v else None
-    if appt is None or appt.resident_id != resident.id:
-        await _stale(query)
-        return
-    await query.answer(_("Already sent as {number}.").format(number=appt.number), show_alert=True)
-
-
-@router.message(VisitForm.confirm)
-async def on_confirm_other(message: Message, state: FSMContext) -> None:
-    await message.answer(_("Please tap “Send the request”, or Cancel."),
-                         reply_markup=confirm_keyboard((await state.get_data())["key"]))
-
-
-@router.callback_query(StateFilter(VisitForm, RescheduleForm),
-                       FormNav.filter((F.form == Form.visit) & (F.nav == Nav.cancel)))
-async def on_cancel(query: CallbackQuery, state: FSMContext, resident: Resident) -> None:
-    await ack(query)
-    await state.clear()
-    await show_menu(query.message, resident, _("Cancelled. Nothing was changed."))
-
-
 # --- rescheduling and answers to a proposal -------------------------------------------------------------------
-
-
-async def start_reschedule(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                           resident: Resident, appt: Appointment) -> None:
-    """Choose another day and window for an open visit (from 📋 My requests or a proposal)."""
-    if not appointments.resident_can_change(appt, ctx.clock.now()):
-        await message.answer(_("This visit can no longer be changed here (changes are possible until 18:00 the day "
-                               "before). Please talk to a person."))
-        return
-    await state.clear()
-    await state.set_data({"appt_id": appt.id, "district": appt.district, TOUCHED: ctx.clock.now().timestamp()})
-    await _ask_day(message, state, session, ctx, resident, reschedule=True,
-                   intro=_("Changing visit {number}.").format(number=appt.number))
 
 
 async def _finish_reschedule(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
@@ -547,13 +361,11 @@ async def _finish_reschedule(message: Message, state: FSMContext, session: Async
         appt = await appointments.reschedule(session, ctx=ctx, appt=appt, resident=resident,
                                              day=date.fromisoformat(data["day"]), window=data["window"])
     except appointments.SlotUnavailable:
-        await _ask_day(message, state, session, ctx, resident, reschedule=True,
-                       intro=_("Sorry, that time was taken just now."))
+        await ask_day(message, state, session, ctx, resident, intro=_("Sorry, that time was taken just now."))
         return
     except (appointments.TooLate, tickets.TransitionError):
         await state.clear()
-        await show_menu(message, resident, _("This visit can no longer be changed here (changes are possible until "
-                                             "18:00 the day before). Please talk to a person."))
+        await show_menu(message, resident, too_late_text())
         return
     await state.clear()
     await message.answer(_("📅 Visit {number} moved to {day}, {window}. We will confirm the new time by "
@@ -569,7 +381,7 @@ async def on_proposal(query: CallbackQuery, callback_data: ProposalCallback, sta
                       session: AsyncSession, ctx: AppContext, resident: Resident) -> None:
     appt = await appointments.resident_appointment(session, appt_id=callback_data.id, resident_id=resident.id)
     if appt is None or appt.status.value != "proposed":
-        await _stale(query)
+        await stale(query)
         return
     if callback_data.action is ProposalAction.accept:
         try:
@@ -589,7 +401,38 @@ async def on_proposal(query: CallbackQuery, callback_data: ProposalCallback, sta
     try:
         await appointments.cancel_by_resident(session, ctx=ctx, appt=appt, resident=resident)
     except (appointments.TooLate, tickets.TransitionError):
-        await query.message.answer(_("This visit can no longer be changed here (changes are possible until 18:00 "
-                                     "the day before). Please talk to a person."))
+        await query.message.answer(too_late_text())
         return
     await query.message.answer(_("Visit {number} has been cancelled.").format(number=appt.number))
+
+
+# --- the kit's steps ----------------------------------------------------------------------------------------
+
+address = AddressStep(
+    VisitForm.address, form=Form.visit, pick=lambda account_id: VisitCallback(act=Act.account, v=str(account_id)),
+    served=slots.districts,
+    ask=lambda has_addresses: (
+        _("🏠 Where should we come? Tap your address or type another one (district, street, building, room).")
+        if has_addresses
+        else _("🏠 Where should we come? Please type the address (district, street, building, room).")),
+    invalid=lambda: _("Please type the full address (4 to 200 characters), for example “城东区人民路12号3单元502”."),
+    other=lambda: _("Please type the address as text, or tap one of your addresses."),
+    on_account=_account_chosen, on_typed=_address_typed)
+district = DistrictStep(
+    VisitForm.district, form=Form.visit, districts=slots.districts,
+    pick=lambda name: VisitCallback(act=Act.district, v=name), then=_district_chosen,
+    other=lambda: _("Please choose the district with the buttons above."))
+phone = PhoneStep(
+    VisitForm.phone, _phone_known, on_file=VisitCallback(act=Act.phone_on_file),
+    ask=lambda: _("📞 Which phone number should our staff call about the visit? Tap “Share my phone number” or type "
+                  "it."))
+confirm = ConfirmStep(
+    VisitForm.confirm, form=Form.visit, submit=lambda key: VisitCallback(act=Act.submit, v=key),
+    label=lambda: _("✅ Send the request"), summary=lambda data, turn: summary(data, turn.lang), send=_submit,
+    find=appointments.appointment_by_key, already=lambda: _("Already sent as {number}."),
+    other=lambda: _("Please tap “Send the request”, or Cancel."))
+
+address.register(router, pick_filter=VisitCallback.filter(F.act == Act.account))
+district.register(router, pick_filter=VisitCallback.filter(F.act == Act.district))
+phone.register(router, on_file_filter=VisitCallback.filter(F.act == Act.phone_on_file))
+confirm.register(router, submit_filter=VisitCallback.filter(F.act == Act.submit))

@@ -25,6 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import stale
 from bot.keyboards.guides import (
     AskChoiceCallback,
     AskNoneCallback,
@@ -34,7 +35,7 @@ from bot.keyboards.guides import (
     utilities_keyboard,
 )
 from bot.keyboards.menu import is_menu_text
-from bot.routers.guides import content_lang, send_topic
+from bot.views.guides import content_lang, send_topic
 from core import knowledge, outages, questions, residents
 from core.context import AppContext
 from db.enums import QuestionOutcome
@@ -123,7 +124,7 @@ async def on_choice(query: CallbackQuery, callback_data: AskChoiceCallback, sess
     # Only a topic we actually offered for the resident's own question (forged data changes nothing).
     # A later tap still shows the answer; set_outcome leaves a question already handed off as it is.
     if topic is None or row is None or topic.slug not in questions.offered_topics(row):
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
                                 outcome=QuestionOutcome.chose, topic=topic.slug)
@@ -138,7 +139,7 @@ async def on_none_of_these(query: CallbackQuery, callback_data: AskNoneCallback,
     """None of the offered topics fits: ask to describe it again, or hand it to a person (issue 14)."""
     row = await questions.get_question(session, question_id=callback_data.q, resident_id=resident.id)
     if row is None:
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
                                 outcome=QuestionOutcome.none_of_these)

@@ -27,7 +27,7 @@ from bot.keyboards.guides import (
     short,
     topic_at,
 )
-from bot.routers.guides import content_lang
+from bot.views.guides import content_lang
 from core import notices
 from core.clock import local
 from core.context import AppContext

@@ -20,9 +20,12 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.base import Turn
+from bot.forms.buttons import stale
+from bot.forms.phone import PhoneStep, PhoneTexts
 from bot.keyboards.guides import Escalate, EscalateCallback, topic_at
-from bot.routers.handoff import start_handoff
-from bot.routers.start import show_menu
+from bot.navigation import show_menu
+from bot.views.handoff import start_handoff
 from core import handoff, questions, tickets
 from core.context import AppContext
 from db.enums import QuestionOutcome
@@ -62,16 +65,12 @@ async def _about(session: AsyncSession, ctx: AppContext, resident: Resident, dat
     return About("", None, None)
 
 
-async def _stale(query: CallbackQuery) -> None:
-    await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
-
-
 @router.callback_query(EscalateCallback.filter(F.what == Escalate.person))
 async def on_person(query: CallbackQuery, callback_data: EscalateCallback, state: FSMContext,
                     session: AsyncSession, ctx: AppContext, resident: Resident) -> None:
     about = await _about(session, ctx, resident, callback_data)
     if about is None:
-        await _stale(query)
+        await stale(query)
         return
     await query.answer()
     await state.clear()
@@ -97,74 +96,48 @@ async def on_callback(query: CallbackQuery, callback_data: EscalateCallback, sta
                       session: AsyncSession, ctx: AppContext, resident: Resident) -> None:
     about = await _about(session, ctx, resident, callback_data)
     if about is None:
-        await _stale(query)
+        await stale(query)
         return
     await query.answer()
     await state.clear()
-    await state.set_state(CallbackForm.phone)
     # The key is fixed when the form starts, so a retried or doubled last step files one ticket.
     await state.update_data(cb_key=uuid.uuid4().hex, cb_q=about.question_id, cb_text=about.question)
-    await query.message.answer(
-        _("We will get back to you within 24 hours. Please share your phone number with the button below, "
-          "or type it (for example 13800000001 or 0512-66661234). If you prefer, we can answer you here "
-          "in the chat instead."),
-        reply_markup=phone_keyboard(),
-    )
+    await contact.ask(Turn(query.message, state, session, ctx, resident))
 
 
-async def _finish(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                  resident: Resident, phone: str | None) -> None:
-    data = await state.get_data()
+async def _finish(turn: Turn, phone: str | None, _name: str | None = None) -> None:
+    data = await turn.state.get_data()
     question = data.get("cb_text") or "-"
     ticket = await questions.request_callback(
-        session, ctx=ctx, resident=resident, question=question, phone=phone,
+        turn.session, ctx=turn.ctx, resident=turn.resident, question=question, phone=phone,
         idempotency_key=f"cb-{data.get('cb_key') or uuid.uuid4().hex}", question_id=data.get("cb_q"),
     )
-    await state.clear()
-    deadline = tickets.format_deadline(ticket.deadline_at, resident.language, with_time=True)
+    await turn.state.clear()
+    deadline = tickets.format_deadline(ticket.deadline_at, turn.lang, with_time=True)
     if phone:
         text = _("Thank you. Your callback request {number} is registered: we will call you by {deadline}.")
     else:
         text = _("Thank you. Your request {number} is registered: a colleague will answer you here "
                  "in the chat by {deadline}.")
-    await show_menu(message, resident, text.format(number=ticket.number, deadline=deadline))
-
-
-@router.message(CallbackForm.phone, F.contact)
-async def on_contact(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                     resident: Resident) -> None:
-    contact = message.contact
-    if contact.user_id != message.from_user.id:
-        # Someone else's card: we only call the person who asked (R15).
-        await message.answer(_("Please share your own number with the button below, or type the number."),
-                             reply_markup=phone_keyboard())
-        return
-    digits = "".join(ch for ch in contact.phone_number if ch.isdigit())[:20]
-    phone = tickets.clean_phone(contact.phone_number) or digits or None
-    await _finish(message, state, session, ctx, resident, phone)
+    await show_menu(turn.message, turn.resident, text.format(number=ticket.number, deadline=deadline))
 
 
 @router.message(CallbackForm.phone, F.text == IN_CHAT)
 async def on_in_chat(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-    await _finish(message, state, session, ctx, resident, None)
+    await _finish(Turn(message, state, session, ctx, resident), None)
 
 
-@router.message(CallbackForm.phone, F.text)
-async def on_typed_phone(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                         resident: Resident) -> None:
-    phone = tickets.clean_phone(message.text[:40])
-    if phone is None:
-        await message.answer(
-            _("That does not look like a phone number. Please type a mobile number such as 13800000001 "
-              "or a landline such as 0512-66661234, or use the buttons below."),
-            reply_markup=phone_keyboard(),
-        )
-        return
-    await _finish(message, state, session, ctx, resident, phone)
-
-
-@router.message(CallbackForm.phone)
-async def on_other(message: Message) -> None:
-    await message.answer(_("Please share your phone number with the button below, or type it."),
-                         reply_markup=phone_keyboard())
+# The phone step of the form kit, with this form's own words and its "answer me here" button; only the
+# resident's own card counts (R15: we call the person who asked), and an unusual number is kept as digits.
+contact = PhoneStep(
+    CallbackForm.phone, _finish, keyboard=phone_keyboard, strict=True, keep_digits=True,
+    ask=lambda: _("We will get back to you within 24 hours. Please share your phone number with the button below, "
+                  "or type it (for example 13800000001 or 0512-66661234). If you prefer, we can answer you here "
+                  "in the chat instead."),
+    texts=PhoneTexts(
+        not_own=lambda: _("Please share your own number with the button below, or type the number."),
+        invalid=lambda: _("That does not look like a phone number. Please type a mobile number such as 13800000001 "
+                          "or a landline such as 0512-66661234, or use the buttons below."),
+        with_keyboard=True))
+contact.register(router)

@@ -6,7 +6,8 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.routers.start import show_menu
+from bot.forms.buttons import stale
+from bot.navigation import show_menu
 from db.models import Resident
 
 router = Router(name=__name__)
@@ -15,7 +16,7 @@ router = Router(name=__name__)
 @router.callback_query()
 async def on_stale_callback(query: CallbackQuery) -> None:
     # Old buttons (from before a restart or a finished form) and forged data end here.
-    await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+    await stale(query)
 
 
 @router.message(lambda m: bool(m.text))

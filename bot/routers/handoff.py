@@ -2,29 +2,27 @@
 
 Included right after settings so that a resident in a conversation talks to the agent, not to the
 features. Main-menu buttons and commands still work during a chat (a resident may check a balance
-while waiting); everything else they send is passed to the agent.
+while waiting); everything else they send is passed to the agent. Joining the queue (``start_handoff``)
+is in bot/views/handoff.py, as other features start it too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.callback_int import CallbackInt
+from bot.callbacks import HandoffAction, HandoffCallback
+from bot.forms.buttons import stale
 from bot.keyboards.menu import MENU_HUMAN, is_menu_text
 from bot.middlewares.commands import in_form
-from bot.routers.start import show_menu
+from bot.navigation import menu_entry, show_menu
+from bot.views.handoff import end_keyboard, queued_text, start_handoff
 from core import handoff
-from core.clock import local
 from core.context import AppContext
 from db.enums import ConversationStatus
 from db.models import Conversation, Resident
@@ -32,76 +30,8 @@ from db.models import Conversation, Resident
 router = Router(name=__name__)
 
 
-class HandoffAction(StrEnum):
-    end = "end"
-
-
-class HandoffCallback(CallbackData, prefix="ho"):
-    action: HandoffAction
-    conv: CallbackInt
-
-
-def end_keyboard(conversation_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("✅ End chat"), callback_data=HandoffCallback(action=HandoffAction.end, conv=conversation_id))
-    return kb.as_markup()
-
-
-def _when(at: datetime, lang: str | None) -> str:
-    t = local(at)
-    if lang == "en":
-        return t.strftime("%a %d %b, %H:%M")
-    return f"{t.month}月{t.day}日 {t:%H:%M}"
-
-
-async def start_handoff(
-    message: Message,
-    *,
-    session: AsyncSession,
-    ctx: AppContext,
-    resident: Resident,
-    reason: str = handoff.Reason.button,
-    last_exchange: str | dict[str, Any] | None = None,
-    priority: int = handoff.PRIORITY_NORMAL,
-) -> Conversation:
-    """Queue the resident and tell them what happens next. Other routers call this too
-    (e.g. after two not-understood questions, or an answer's "talk to a person" button)."""
-    existing = await handoff.active_conversation(session, resident.id)
-    if existing is not None:
-        await _already(message, session, existing)
-        return existing
-    conv = await handoff.request_handoff(session, ctx=ctx, resident=resident, reason=reason,
-                                         last_exchange=last_exchange, priority=priority)
-    await message.answer(_queued_text(conv, await handoff.queue_position(session, conv), resident.language),
-                         reply_markup=end_keyboard(conv.id))
-    return conv
-
-
-def _queued_text(conv: Conversation, position: int, lang: str | None) -> str:
-    if conv.context.get("off_hours"):
-        opens = datetime.fromisoformat(conv.context["opens_at"])
-        text = _("Our colleagues answer chats on working days from 8:30 to 17:30. Your request is saved, and "
-                 "the first colleague on duty will reply here from {time}. You can already write your question, "
-                 "or send a photo or document.").format(time=_when(opens, lang))
-        if conv.context.get("callback_ticket"):
-            text += "\n\n" + _("We have also registered a callback request, number {number}: "
-                               "we will get back to you within 24 hours.").format(
-                                   number=conv.context["callback_ticket"])
-        return text
-    return _("You are in the queue to talk to a person (number {position}). A colleague will answer here "
-             "shortly. You can already write your question, or send a photo or document.").format(position=position)
-
-
-async def _already(message: Message, session: AsyncSession, conv: Conversation) -> None:
-    if conv.status == ConversationStatus.active:
-        text = _("You are already talking with our customer service. Just write here.")
-    else:
-        text = _("You are already waiting for a colleague (number {position} in the queue). Just write here.").format(
-            position=await handoff.queue_position(session, conv))
-    await message.answer(text, reply_markup=end_keyboard(conv.id))
-
-
 @router.message(F.text == MENU_HUMAN)
+@menu_entry(MENU_HUMAN)
 async def on_talk_to_person(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                             resident: Resident) -> None:
     await state.clear()
@@ -187,7 +117,7 @@ async def on_voice(message: Message, state: FSMContext, session: AsyncSession, c
     text = _("I cannot listen to voice messages myself, so I have passed yours to a colleague, "
              "who will listen to it and answer here.")
     if conv.context.get("off_hours"):
-        text += "\n\n" + _queued_text(conv, 0, resident.language)
+        text += "\n\n" + queued_text(conv, 0, resident.language)
     await message.answer(text, reply_markup=end_keyboard(conv.id))
 
 
@@ -198,7 +128,7 @@ async def on_end(query: CallbackQuery, callback_data: HandoffCallback, session: 
                  resident: Resident) -> None:
     conv = await session.get(Conversation, callback_data.conv)
     if conv is None or conv.resident_id != resident.id:  # forged or someone else's
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     ended = await handoff.end_by_resident(session, ctx=ctx, conversation=conv)
     await query.answer()

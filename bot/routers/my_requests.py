@@ -13,16 +13,17 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import ack, stale
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_REQUESTS
 from bot.keyboards.requests import (
-    ack,
     appointment_status_label,
     category_label,
     ticket_kind_label,
     ticket_status_label,
 )
-from bot.routers.appointment import start_reschedule
+from bot.navigation import menu_entry
+from bot.views.visits import start_reschedule, too_late_text
 from core import appointments, tickets
 from core.appointments import SERVICE_LABELS, format_day, format_window
 from core.context import AppContext
@@ -48,10 +49,6 @@ class MyRequestsCallback(CallbackData, prefix="myr"):
 
 ICONS = {TicketKind.fault: "🛠", TicketKind.complaint: "📝", TicketKind.callback: "☎️", TicketKind.inquiry: "❓",
          TicketKind.followup: "⭐"}
-
-
-def stale_text() -> str:
-    return _("Sorry, this button is no longer active. Please use the menu below.")
 
 
 def ticket_line(t: Ticket, lang: str | None) -> str:
@@ -99,6 +96,7 @@ def actions_keyboard(items: tickets.ResidentRequests, ctx: AppContext) -> Inline
 
 
 @router.message(F.text == MENU_REQUESTS)
+@menu_entry(MENU_REQUESTS)
 async def on_my_requests(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                          resident: Resident) -> None:
     await state.clear()
@@ -140,7 +138,7 @@ async def on_withdraw_yes(query: CallbackQuery, callback_data: MyRequestsCallbac
                           ctx: AppContext, resident: Resident) -> None:
     ticket = await tickets.resident_ticket(session, ticket_id=callback_data.id, resident_id=resident.id)
     if ticket is None:
-        await query.answer(stale_text(), show_alert=True)
+        await stale(query)
         return
     try:
         await tickets.cancel_by_resident(session, ctx=ctx, ticket=ticket, resident=resident)
@@ -157,8 +155,7 @@ async def on_cancel_visit(query: CallbackQuery, callback_data: MyRequestsCallbac
                           ctx: AppContext, resident: Resident) -> None:
     appt = await appointments.resident_appointment(session, appt_id=callback_data.id, resident_id=resident.id)
     if appt is None or not appointments.resident_can_change(appt, ctx.clock.now()):
-        await query.answer(_("This visit can no longer be changed here (changes are possible until 18:00 the day "
-                             "before). Please talk to a person."), show_alert=True)
+        await query.answer(too_late_text(), show_alert=True)
         return
     await query.answer()
     await query.message.answer(_("Cancel visit {number}?").format(number=appt.number),
@@ -170,13 +167,12 @@ async def on_cancel_visit_yes(query: CallbackQuery, callback_data: MyRequestsCal
                               ctx: AppContext, resident: Resident) -> None:
     appt = await appointments.resident_appointment(session, appt_id=callback_data.id, resident_id=resident.id)
     if appt is None:
-        await query.answer(stale_text(), show_alert=True)
+        await stale(query)
         return
     try:
         await appointments.cancel_by_resident(session, ctx=ctx, appt=appt, resident=resident)
     except tickets.RequestError:
-        await query.answer(_("This visit can no longer be changed here (changes are possible until 18:00 the day "
-                             "before). Please talk to a person."), show_alert=True)
+        await query.answer(too_late_text(), show_alert=True)
         return
     await ack(query)
     await query.message.answer(_("Visit {number} has been cancelled.").format(number=appt.number))
@@ -187,7 +183,7 @@ async def on_move_visit(query: CallbackQuery, callback_data: MyRequestsCallback,
                         session: AsyncSession, ctx: AppContext, resident: Resident) -> None:
     appt = await appointments.resident_appointment(session, appt_id=callback_data.id, resident_id=resident.id)
     if appt is None:
-        await query.answer(stale_text(), show_alert=True)
+        await stale(query)
         return
     await query.answer()
     await start_reschedule(query.message, state, session, ctx, resident, appt)

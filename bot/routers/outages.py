@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_OUTAGES
+from bot.navigation import menu_entry
 from core import outages
 from core.context import AppContext
 from db.models import Resident
@@ -69,6 +70,7 @@ def _districts_text(subscribed: list[str]) -> str:
 
 
 @router.message(F.text == MENU_OUTAGES)
+@menu_entry(MENU_OUTAGES)
 async def on_outages(message: Message, session: AsyncSession, resident: Resident, ctx: AppContext,
                      i18n: I18n) -> None:
     now = ctx.clock.now()

@@ -24,9 +24,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers import reconnection
-from bot.routers.accounts import AccountAction, AccountCallback, account_title
-from bot.routers.topup import CURRENCY, parse_payload, problem_text
+from bot.callbacks import AccountAction, AccountCallback, ReconnectCallback
+from bot.views.accounts import account_title, reconnect_button_text
+from bot.views.topup import CURRENCY, parse_payload, problem_text
 from core import accounts, alerts, audit, ledger
 from core.context import AppContext
 from db.enums import AccountState, MeterType
@@ -96,7 +96,7 @@ async def on_paid(message: Message, session: AsyncSession, ctx: AppContext, i18n
                         "registration.").format(hotline=hotline)]
     kb = InlineKeyboardBuilder()
     if account.state is AccountState.sealed and balance >= 0:
-        kb.button(text=reconnection.button_text(), callback_data=reconnection.ReconnectCallback(account_id=account.id))
+        kb.button(text=reconnect_button_text(), callback_data=ReconnectCallback(account_id=account.id))
     kb.button(text=_("📊 Balance"), callback_data=AccountCallback(action=AccountAction.view, account_id=account.id))
     kb.adjust(1)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())

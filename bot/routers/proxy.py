@@ -10,14 +10,15 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import ack, stale
 from bot.keyboards.proxy import ProxyAct, ProxyCallback, ProxyForm, documents_keyboard
-from bot.keyboards.requests import ack
-from bot.routers.accounts import ask_number
+from bot.views.accounts import ask_number
 from core import proxy
 from core.context import AppContext
 from db.models import Resident
 
 router = Router(name=__name__)
+
 
 def documents_text() -> str:
     return _("📄 To do business for the owner at a service hall you need four things. Tap each one you already "
@@ -29,7 +30,7 @@ async def on_relation(query: CallbackQuery, callback_data: ProxyCallback, state:
     try:
         relation = proxy.Relation(callback_data.v)
     except ValueError:
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     await ack(query)
     await state.update_data(proxy_relation=relation.value, proxy_docs=[])
@@ -41,7 +42,7 @@ async def on_relation(query: CallbackQuery, callback_data: ProxyCallback, state:
 async def on_toggle(query: CallbackQuery, callback_data: ProxyCallback, state: FSMContext) -> None:
     data = await state.get_data()
     if callback_data.v not in {d.value for d in proxy.DOCUMENTS}:
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     have = set(data.get("proxy_docs") or [])
     have ^= {callback_data.v}

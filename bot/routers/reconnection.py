@@ -4,26 +4,17 @@ sees their place in the queue; reconnections are made in order of registration."
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.callback_int import CallbackInt
-from bot.keyboards.requests import ack
+from bot.callbacks import ReconnectCallback
+from bot.forms.buttons import ack
 from core import accounts, reconnection, tickets
 from core.context import AppContext
 from db.models import Resident, UtilityAccount
 
 router = Router(name=__name__)
-
-
-class ReconnectCallback(CallbackData, prefix="rcn"):
-    account_id: CallbackInt
-
-
-def button_text() -> str:
-    return _("🔌 Register for reconnection / my place in the queue")
 
 
 def place_text(account: UtilityAccount, place: reconnection.Place) -> str:

@@ -14,7 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.keyboards.menu import MENU_SETTINGS
-from bot.routers.start import enter_guided, language_keyboard, show_menu
+from bot.navigation import enter_guided, language_keyboard, menu_entry, show_menu
 from core import residents
 from core.context import AppContext
 from db.models import Resident
@@ -50,6 +50,7 @@ def settings_text(resident: Resident) -> str:
 
 
 @router.message(F.text == MENU_SETTINGS)
+@menu_entry(MENU_SETTINGS)
 async def on_settings(message: Message, resident: Resident) -> None:
     await message.answer(settings_text(resident), reply_markup=settings_keyboard(resident))
 

@@ -2,70 +2,21 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.menu import main_menu
+from bot.callbacks import GuidedOffer, GuidedOfferCallback, LanguageCallback
+from bot.navigation import enter_guided, guided_offer_keyboard, language_keyboard, show_menu
 from core import residents
 from core.context import AppContext
 from db.models import Resident
 
 router = Router(name=__name__)
-
-
-class Lang(StrEnum):
-    zh = "zh_Hans"
-    en = "en"
-
-
-class LanguageCallback(CallbackData, prefix="lang"):
-    code: Lang
-
-
-class GuidedOffer(StrEnum):
-    on = "on"
-    off = "off"
-
-
-class GuidedOfferCallback(CallbackData, prefix="gofr"):
-    choice: GuidedOffer
-
-
-def language_keyboard():
-    kb = InlineKeyboardBuilder()
-    kb.button(text="中文", callback_data=LanguageCallback(code=Lang.zh))
-    kb.button(text="English", callback_data=LanguageCallback(code=Lang.en))
-    return kb.as_markup()
-
-
-def guided_offer_keyboard():
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("👍 Yes, simple mode"), callback_data=GuidedOfferCallback(choice=GuidedOffer.on))
-    kb.button(text=_("No, thanks"), callback_data=GuidedOfferCallback(choice=GuidedOffer.off))
-    kb.adjust(1)
-    return kb.as_markup()
-
-
-async def enter_guided(message: Message, **kwargs: object) -> None:
-    """Show simple mode's home screen. Imported when called: the guided screens use feature routers that
-    import ``show_menu`` from here, so a module-level import would be circular."""
-    from bot.routers import guided
-
-    await guided.enter(message, **kwargs)
-
-
-async def show_menu(message: Message, resident: Resident, text: str | None = None) -> None:
-    await message.answer(text or _("How can we help you? Choose below or just type your question."),
-                         reply_markup=main_menu())
 
 
 @router.message(CommandStart())

@@ -15,8 +15,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import ack, stale_text
 from bot.keyboards.callback_int import CallbackInt
-from bot.keyboards.requests import ack
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from core import surveys
 from core.context import AppContext
@@ -65,8 +65,7 @@ ERRORS = {
 
 async def _refuse(query: CallbackQuery, code: str) -> None:
     message = ERRORS.get(code)
-    await query.answer(message() if message else _("Sorry, this button is no longer active. Please use the menu "
-                                                   "below."), show_alert=True)
+    await query.answer(message() if message else stale_text(), show_alert=True)
 
 
 @router.callback_query(SurveyCallback.filter(F.q == Question.attitude))

@@ -5,12 +5,10 @@ core/data/tariffs.yaml; this module only asks and shows.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -18,7 +16,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callback_int import CallbackInt
+from bot.callbacks import TariffAction, TariffCallback
+from bot.forms.buttons import stale
 from bot.keyboards.guides import TopicActionCallback
 from core import ledger, tariffs
 from core.accounts import format_quantity
@@ -29,20 +28,6 @@ router = Router(name=__name__)
 
 VOLUME_PRESETS_M3 = (150, 216, 250, 300, 400)
 MAX_VOLUME_M3 = 100_000  # a household cannot use more; bigger numbers are typing mistakes
-
-
-class TariffAction(StrEnum):
-    start = "start"
-    household = "hh"
-    quote = "q"
-    type_household = "thh"
-    type_volume = "tvol"
-
-
-class TariffCallback(CallbackData, prefix="tar"):
-    action: TariffAction
-    household: CallbackInt = 0
-    volume: CallbackInt = 0  # m³ a year
 
 
 class TariffForm(StatesGroup):
@@ -153,7 +138,7 @@ async def on_start(event: Message | CallbackQuery, state: FSMContext) -> None:
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.household))
 async def on_household(query: CallbackQuery, callback_data: TariffCallback, state: FSMContext) -> None:
     if not 1 <= callback_data.household <= tariffs.load_tariffs().water.max_household:
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     await query.answer()
     await _ask_volume(query.message, state, callback_data.household)
@@ -177,7 +162,7 @@ async def on_type_volume(query: CallbackQuery, callback_data: TariffCallback, st
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.quote))
 async def on_quote(query: CallbackQuery, callback_data: TariffCallback, state: FSMContext, i18n: I18n) -> None:
     if not _valid(callback_data.household, callback_data.volume * 1000):
-        await query.answer(_("Sorry, this button is no longer active. Please use the menu below."), show_alert=True)
+        await stale(query)
         return
     await query.answer()
     await state.clear()

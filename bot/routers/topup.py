@@ -1,7 +1,8 @@
 """Top-up (prepayment) with Telegram Payments: amount -> invoice.
 
 The pre-checkout check and the receipt are handled in bot/routers/payments.py, which comes before every
-other router so that no state or chat can swallow a payment (issue 13).
+other router so that no state or chat can swallow a payment (issue 13); the invoice itself is sent by
+bot/views/topup.py, as simple mode sends the same one.
 """
 
 from __future__ import annotations
@@ -9,56 +10,31 @@ from __future__ import annotations
 import logging
 import re
 from decimal import Decimal
-from enum import StrEnum
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, LabeledPrice, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.keyboards.callback_int import CallbackInt
-from bot.routers.accounts import AccountAction, AccountCallback, account_title, accounts_overview, balance_text
-from core import accounts, alerts, ledger
+from bot.callbacks import AccountAction, AccountCallback, TopupAction, TopupCallback
+from bot.views.accounts import account_title, accounts_overview, balance_text
+from bot.views.topup import problem_text, send_invoice
+from core import accounts, ledger
 from core.accounts import TopupProblem
 from core.context import AppContext
-from db.enums import MeterType
+from core.tariffs import load_tariffs
 from db.models import Resident
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
-CURRENCY = "CNY"
-_PAYLOAD = re.compile(r"^top:(\d{1,18}):(\d{1,12})$")
-
-
-class TopupAction(StrEnum):
-    start = "start"
-    amount = "amt"
-    other = "other"
-
-
-class TopupCallback(CallbackData, prefix="top"):
-    action: TopupAction
-    account_id: CallbackInt = 0
-    amount_fen: CallbackInt = 0
-
 
 class TopupForm(StatesGroup):
     amount = State()
-
-
-def invoice_payload(account_id: int, amount_fen: int) -> str:
-    return f"top:{account_id}:{amount_fen}"
-
-
-def parse_payload(payload: str) -> tuple[int, int] | None:
-    m = _PAYLOAD.match(payload or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def parse_amount(text: str) -> int | None:
@@ -68,24 +44,6 @@ def parse_amount(text: str) -> int | None:
     if not re.fullmatch(r"\d{1,7}(?:\.\d{1,2})?", text):
         return None
     return int(Decimal(text) * 100)
-
-
-def problem_text(problem: TopupProblem, low: int, high: int, lang: str) -> str:
-    if problem is TopupProblem.not_linked:
-        return _("This account is not linked to you (any more). Please open 💳 Balance & top-up.")
-    if problem is TopupProblem.closed:
-        return _("This account is closed, so it cannot take a top-up. Please call the hotline if you think "
-                 "this is wrong.")
-    return _("Please choose an amount from {low} to {high}.").format(low=ledger.format_fen(low, lang),
-                                                                     high=ledger.format_fen(high, lang))
-
-
-def topup_button(account_id: int = 0):
-    """"Top up" for other features' keyboards; account 0 lets the resident pick an account first."""
-    from aiogram.types import InlineKeyboardButton
-
-    return InlineKeyboardButton(text=_("💳 Top up"), callback_data=TopupCallback(action=TopupAction.start,
-                                                                               account_id=account_id).pack())
 
 
 @router.callback_query(TopupCallback.filter(F.action == TopupAction.start))
@@ -114,8 +72,6 @@ async def on_start(query: CallbackQuery, callback_data: TopupCallback, session: 
         kb.button(text=_("Pay the arrears: {amount}").format(amount=ledger.format_fen(summary.arrears_fen, lang)),
                   callback_data=TopupCallback(action=TopupAction.amount, account_id=account.id,
                                               amount_fen=summary.arrears_fen))
-    from core.tariffs import load_tariffs
-
     for fen in load_tariffs().topup.presets_fen:
         if low <= fen <= high and fen != summary.arrears_fen:
             kb.button(text=ledger.format_fen(fen, lang),
@@ -151,7 +107,7 @@ async def on_amount_typed(message: Message, state: FSMContext, session: AsyncSes
         await message.answer(_("Please type just the amount in yuan, e.g. 150 or 88.50, or send /cancel."))
         return
     account_id = (await state.get_data()).get("account_id", 0)
-    if await _send_invoice(message, session, ctx, resident, account_id, amount, i18n.current_locale):
+    if await send_invoice(message, session, ctx, resident, account_id, amount, i18n.current_locale):
         await state.clear()
 
 
@@ -164,27 +120,5 @@ async def on_amount_other(message: Message) -> None:
 async def on_amount(query: CallbackQuery, callback_data: TopupCallback, session: AsyncSession, resident: Resident,
                     ctx: AppContext, i18n: I18n) -> None:
     await query.answer()
-    await _send_invoice(query.message, session, ctx, resident, callback_data.account_id, callback_data.amount_fen,
+    await send_invoice(query.message, session, ctx, resident, callback_data.account_id, callback_data.amount_fen,
                         i18n.current_locale)
-
-
-async def _send_invoice(message: Message, session: AsyncSession, ctx: AppContext, resident: Resident,
-                        account_id: int, amount_fen: int, lang: str) -> bool:
-    check = await accounts.check_topup(session, resident_id=resident.id, account_id=account_id, amount_fen=amount_fen)
-    if not check.ok:
-        await message.answer(problem_text(check.problem, check.min_fen, check.max_fen, lang))
-        return check.problem in (TopupProblem.not_linked, TopupProblem.closed)  # nothing more to type
-    account = check.account
-    utility = _(accounts.UTILITY_LABELS[account.utility])
-    await message.answer_invoice(
-        title=_("Top up: {utility}").format(utility=utility)[:32],
-        description=_("Prepayment to {utility} account {number} ({holder}).").format(
-            utility=utility, number=account.number, holder=accounts.mask_name(account.holder_name))[:255],
-        payload=invoice_payload(account.id, amount_fen),
-        provider_token=ctx.settings.payment_provider_token.get_secret_value(),
-        currency=CURRENCY,
-        prices=[LabeledPrice(label=_("Prepayment"), amount=amount_fen)],
-    )
-    if account.meter_type is MeterType.ic_card:
-        await message.answer(alerts.ic_card_note(ctx, lang))
-    return True

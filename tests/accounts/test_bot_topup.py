@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from aiogram.types import Chat, Message, PreCheckoutQuery, SuccessfulPayment, Update
 from sqlalchemy import func, select
 
-from bot.routers.topup import TopupAction, TopupCallback, invoice_payload
+from bot.routers.topup import TopupAction, TopupCallback
+from bot.views.topup import invoice_payload
 from core import accounts, ledger
 from db.enums import LedgerKind, MeterType, Utility
 from db.models import AuditLog, LedgerEntry

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from bot.routers.topup import invoice_payload
+from bot.views.topup import invoice_payload
 from core import handoff
 from db.enums import ConversationStatus
 from db.models import AuditLog, Resident

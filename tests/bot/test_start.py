@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
+from bot.callbacks import GuidedOffer, GuidedOfferCallback, Lang, LanguageCallback
 from bot.routers import get_routers
 from bot.routers.fallback import router as fallback_router
-from bot.routers.start import GuidedOffer, GuidedOfferCallback, Lang, LanguageCallback
 from db.models import Resident
 from tests import updates
 

@@ -84,7 +84,7 @@ async def test_voice_note_goes_to_a_person_with_priority(granny, demo) -> None:
 
 
 async def test_offered_at_first_contact_and_after_two_misses(demo, dp, bot) -> None:
-    from bot.routers.start import GuidedOffer, GuidedOfferCallback, Lang, LanguageCallback
+    from bot.callbacks import GuidedOffer, GuidedOfferCallback, Lang, LanguageCallback
 
     new = 777001
     await dp.feed_update(bot, updates.text("/start", user_id=new))

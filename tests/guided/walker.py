@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aiogram.types import ReplyKeyboardMarkup
 
-from bot.routers.guided.ui import MAX_BUTTONS, MAX_PER_ROW, MAX_TEXT
+from bot.guided.ui import MAX_BUTTONS, MAX_PER_ROW, MAX_TEXT
 from tests import updates
 
 NAV_BACK = {"⬅️ 返回", "⬅️ Back"}

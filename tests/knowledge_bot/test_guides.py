@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from aiogram import F, Router
 from aiogram.types import Message
 from sqlalchemy import select
 
@@ -72,26 +71,26 @@ async def test_unknown_or_forged_guide_buttons_are_refused(dp, bot, session, ctx
 
 
 async def test_action_enters_the_feature_that_owns_the_menu_entry(dp, bot, session, ctx, monkeypatch) -> None:
-    """An action under an answer runs the owning feature's menu entry, as if pressed in the menu."""
+    """An action under an answer runs the owning feature's menu entry, as if pressed in the menu: the coroutine
+    the feature registered for that entry is called directly (issue 16), with the update's data."""
+    from bot import navigation
     from bot.routers import guides
 
     await make_resident(session)
     entry = "🧪 fake feature entry"
     monkeypatch.setitem(guides.ACTION_ENTRIES, Action.book_visit, entry)
-    feature = Router(name="tests.fake_feature")
-    seen: list[str] = []
+    seen: list[int] = []
 
-    @feature.message(F.text == entry)
     async def on_entry(message: Message, resident) -> None:
-        seen.append(message.text)
+        seen.append(message.chat.id)
         await message.answer(f"feature started for {resident.id}")
 
-    dp.include_router(feature)
+    monkeypatch.setitem(navigation.MENU_ENTRIES, entry, on_entry)
     state = dp.fsm.get_context(bot, chat_id=10001, user_id=10001)
     await state.set_state("SomeOtherForm:step")
     t = topic_index(ctx.catalogue, "gas.transfer")
     await dp.feed_update(bot, updates.callback(TopicActionCallback(action=Action.book_visit, t=t).pack()))
-    assert seen == [entry]
+    assert seen == [10001]
     assert bot.sent()[-1].text == "feature started for 10001"
     assert bot.sent()[-1].chat_id == 10001
     assert await state.get_state() is None, "entering a menu entry leaves any form"

@@ -4,7 +4,9 @@ The router comes first in the Dispatcher and takes every message of a resident i
 except what belongs to someone else: a chat with an agent (text that is not a button goes to the
 agent), voice notes (the handoff router queues them with priority) and payments. Inline buttons sent
 by other features (an invoice, a survey's ratings) keep working, as callbacks never come here.
-The feature screens live in the modules imported below; each registers its pages with ``@page``.
+The feature screens live in the modules imported below; each registers its pages with ``@page`` on the
+engine (bot/guided/engine.py), which is below the routers: the start and settings routers enter simple mode
+through bot/navigation.py without importing this package.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.guided.engine import PAGES, G, Guided, Page, step
+from bot.guided.ui import resolve
+
 # Each feature module registers its pages on import.
 from bot.routers.guided import account, complaint, family, fault, guides, home, outages, requests, visit  # noqa: F401
-from bot.routers.guided.engine import PAGES, G, Guided, Page, step
-from bot.routers.guided.ui import resolve
 from core import handoff
 from core.context import AppContext
 from db.models import Resident
@@ -70,10 +73,3 @@ async def on_message(message: Message, state: FSMContext, session: AsyncSession,
             await step(g, home.not_understood)
     except home.LeftGuidedMode:
         pass
-
-
-async def enter(message: Message, *, state: FSMContext, session: AsyncSession, resident: Resident,
-                ctx: AppContext, i18n: I18n) -> None:
-    """Show the guided home screen (simple mode was just turned on)."""
-    g = G(message=message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n, stored={})
-    await g.show()

@@ -8,16 +8,16 @@ attempt under core.accounts' lock rules. Top-up sends the same Telegram invoice 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 
-from aiogram.types import BufferedInputFile
 from aiogram.utils.i18n import gettext as _
 
-from bot.routers.guided.engine import HOME_ID, PAGES, G, Page, page
-from bot.routers.guided.home import BALANCE, GUIDE_TOPIC, PERSON
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
+from bot.guided.engine import PAGES, G, Page, page
+from bot.guided.ids import BALANCE, GUIDE_TOPIC, HOME_ID, PERSON
+from bot.guided.ui import MAX_TEXT, Option, Screen
+from bot.views.accounts import chart_photo
+from bot.views.topup import problem_text, send_invoice
 from core import account_numbers, accounts, ledger
 from core.accounts import LinkResult, LinkStatus
 from core.clock import local
@@ -87,14 +87,10 @@ def split_sentences(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 async def send_chart(g: G, link: AccountLink) -> None:
     """The 12-month usage chart, as the normal balance view sends it (when there are readings)."""
-    from bot.routers.accounts import chart_png
-
     summary = await accounts.account_summary(g.session, link.account, now=g.ctx.clock.now())
-    if not any(m.usage_milli for m in summary.months):
-        return
-    png = await asyncio.to_thread(chart_png, summary, g.locale)  # Pillow work off the event loop
-    await g.message.answer_photo(BufferedInputFile(png, filename=f"usage-{summary.number}.png"),
-                                 caption=_("Your use in the last 12 months."))
+    photo = await chart_photo(summary, g.locale)
+    if photo is not None:
+        await g.message.answer_photo(photo, caption=_("Your use in the last 12 months."))
 
 
 def open_account(g: G, account_id: int) -> None:
@@ -245,15 +241,13 @@ class Topup(Page):
             return
         if not (key.startswith("f") and key[1:].isdigit()):
             return
-        from bot.routers.topup import _send_invoice, problem_text
-
         account_id, amount = g.data.get("acc") or 0, int(key[1:])
         check = await accounts.check_topup(g.session, resident_id=g.resident.id, account_id=account_id,
                                            amount_fen=amount)
         if not check.ok:
             await g.say(problem_text(check.problem, check.min_fen, check.max_fen, g.locale))
             return
-        await _send_invoice(g.message, g.session, g.ctx, g.resident, account_id, amount, g.locale)
+        await send_invoice(g.message, g.session, g.ctx, g.resident, account_id, amount, g.locale)
         g.data["paying"] = amount
         g.go(PAY)
 

@@ -12,11 +12,12 @@ import uuid
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.keyboards.requests import mask_phone
-from bot.routers.guided.engine import G, Page, page
-from bot.routers.guided.home import COMPLAINT, REQUESTS
+from bot.forms.phone import PhoneProblem, mask_phone, read_contact
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import COMPLAINT, REQUESTS
+from bot.guided.ui import Option, Screen
+from bot.routers.guided.places import warn_if_emergency
 from bot.routers.guided.requests import Item, item_label, my_items
-from bot.routers.guided.ui import Option, Screen
 from core import tickets
 from core.tickets import MAX_DESCRIPTION
 from db.models import Ticket
@@ -125,6 +126,7 @@ class Confirm(Page):
             await self._send(g)
 
     async def text(self, g: G, text: str) -> bool:
+        await warn_if_emergency(g, text)
         words = "\n".join(w for w in (g.data.get("c_words"), text.strip()) if w)
         if len(words) > MAX_DESCRIPTION - 200:
             await g.say(_("That is too long. Please keep it shorter."))
@@ -134,13 +136,13 @@ class Confirm(Page):
         return True
 
     async def contact(self, g: G, key: str, phone: str, own: bool) -> None:
-        cleaned = tickets.clean_phone(phone) if own else None
-        if not own:
+        reading = read_contact(phone, own)  # the form kit's rule: only the resident's own, readable number
+        if reading.problem is PhoneProblem.not_own:
             await g.say(_("Please tap the button to share your own number."))
-        elif cleaned is None:
+        elif reading.phone is None:
             await g.say(_("Sorry, I could not read that number. We will reply here in the chat."))
         else:
-            g.data["c_phone"] = cleaned
+            g.data["c_phone"] = reading.phone
 
     async def _send(self, g: G) -> None:
         topic = g.data.get("c_topic")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import BALANCE, HOME_ID
+from bot.guided.ui import MAX_TEXT, Option, Screen
 from bot.routers.guided.account import FAMILY, FAMILY_RELATION
-from bot.routers.guided.engine import HOME_ID, G, Page, page
-from bot.routers.guided.home import BALANCE
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import proxy
 
 RELATION, DOCUMENT = FAMILY_RELATION, "balance.family.document"

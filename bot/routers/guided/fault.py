@@ -16,21 +16,22 @@ from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.keyboards.requests import category_label
-from bot.routers.fault import extent_label
-from bot.routers.guided.engine import G, Page, page
-from bot.routers.guided.home import FAULT, PERSON
+from bot.forms.phone import mask_phone
+from bot.forms.safety import safety_messages
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import FAULT, PERSON
+from bot.guided.ui import MAX_TEXT, Option, Screen
+from bot.keyboards.requests import category_label, extent_label
 from bot.routers.guided.places import (
     PhonePage,
     SentPage,
     form_data,
     homes,
-    mask_phone,
     read_aloud,
     send_label,
-    split_text,
+    short_outage,
+    warn_if_emergency,
 )
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import responsibility, tickets
 from core.tickets import MAX_DESCRIPTION, SUPPLY_CATEGORIES, UTILITY_CATEGORIES, Extent, FaultCategory, esc
 from db.enums import Utility
@@ -67,35 +68,6 @@ def form(g: G) -> dict[str, Any]:
 
 def is_leak(data: dict[str, Any]) -> bool:
     return data.get("category") == FaultCategory.gas_leak.value
-
-
-def safety_messages(g: G) -> list[str]:
-    """R20: what to do now and the emergency line, from the gas.leak topic and site.yaml (content is data)."""
-    summary, hotline = "", ""
-    try:
-        topic = g.ctx.catalogue.get("gas.leak")
-        summary = topic.summary.get(g.lang) if topic is not None else ""
-        hotline = g.ctx.catalogue.value("gas_emergency", g.lang)
-    except Exception:  # a broken knowledge file must never hold back safety advice
-        log.exception("gas leak safety text unavailable")
-    head = _("🚨 <b>Gas leak: do this first</b>")
-    if not summary:
-        summary = " ".join([
-            _("No flames, no smoking, and do not touch any electrical switch or plug."),
-            _("Open doors and windows; close the valve before the gas meter if you safely can."),
-            _("Leave the building and warn your neighbours by knocking, not ringing."),
-            _("Call the gas emergency line from outside."),
-        ])
-    chunks = split_text(summary, MAX_TEXT - len(head) - 20)
-    messages = [f"{head}\n{esc(chunks[0])}", *(esc(c) for c in chunks[1:])]
-    if hotline:
-        call = _("☎️ Gas emergency line, 24 hours: <b>{hotline}</b>. Call it from outside.").format(
-            hotline=esc(hotline))
-        if len(messages[-1]) + len(call) + 1 <= MAX_TEXT:
-            messages[-1] += "\n" + call
-        else:
-            messages.append(call)
-    return messages
 
 
 def place_of(data: dict[str, Any]) -> tickets.Place:
@@ -135,7 +107,7 @@ class Start(Page):
 
 async def start_gas_leak(g: G) -> None:
     form(g).update(utility=Utility.gas.value, category=FaultCategory.gas_leak.value)
-    for text in safety_messages(g):  # safety first, before any question
+    for text in safety_messages(g.ctx, g.locale, MAX_TEXT):  # safety first, before any question
         await g.say(text)
     g.go(PLACE)
 
@@ -306,18 +278,6 @@ async def place_known(g: G) -> None:
     g.go(CONTACT if is_leak(data) else EXTENT)  # a gas leak: only what the crew needs
 
 
-def short_outage(outage: Any, locale: str, now: Any) -> str:
-    """The outage notice (R9: reason, estimated restoration, apology), cut to a message one can read."""
-    text = tickets.outage_message(outage, locale, now=now)
-    if len(text) <= MAX_TEXT:
-        return text
-    lines = text.splitlines()
-    keep = [lines[0], *lines[1:-1]]
-    while keep and len("\n".join([*keep, lines[-1]])) > MAX_TEXT:
-        keep.pop()  # the reason goes last; the title, times and the apology stay
-    return "\n".join([*keep, lines[-1]])[:MAX_TEXT]
-
-
 @page
 class Outage(Page):
     id = OUTAGE
@@ -419,6 +379,7 @@ class Confirm(Page):
         text = " ".join(text.split())
         if not text or not data.get("category"):
             return False
+        await warn_if_emergency(g, text)
         words = "\n".join(w for w in (data.get("description", ""), text) if w)
         if len(words) > MAX_DESCRIPTION:
             await g.say(_("That is too long. Please keep it shorter."))

@@ -13,11 +13,10 @@ import logging
 from aiogram.types import BufferedInputFile
 from aiogram.utils.i18n import gettext as _
 
-from bot.routers.guided.engine import PAGES, G, Page, page
+from bot.guided.engine import PAGES, G, Page, page
+from bot.guided.ids import BALANCE, COMPLAINT, FAULT, GUIDE_TOPIC, GUIDES, OUTAGES, PERSON, VISIT
+from bot.guided.ui import MAX_TEXT, Option, Screen, split_text
 from bot.routers.guided.fault import start_from_topic
-from bot.routers.guided.home import BALANCE, COMPLAINT, FAULT, GUIDE_TOPIC, GUIDES, OUTAGES, PERSON, VISIT
-from bot.routers.guided.places import split_text
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen
 from core import notices
 from core.tickets import esc
 from knowledge.models import Action, Kind, Topic, Utility

@@ -6,19 +6,33 @@ import uuid
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.routers.guided.engine import HOME_ID, G, Page, page
-from bot.routers.guided.ui import Option, Screen
-from core import handoff, knowledge, questions, residents, tickets
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import (
+    BALANCE,
+    COMPLAINT,
+    FAULT,
+    GUIDE_TOPIC,
+    GUIDES,
+    HOME_ID,
+    LANGUAGE,
+    MORE,
+    OUTAGES,
+    PERSON,
+    QUESTION_CHOICE,
+    QUESTION_NONE,
+    REQUESTS,
+    SETTINGS,
+    VISIT,
+    menu_page,
+)
+from bot.guided.ui import Option, Screen
+from bot.keyboards.menu import main_menu
+from bot.views.handoff import start_handoff
+from core import handoff, knowledge, questions, residents, safety, tickets
 from core.i18n import LOCALES
 from db.enums import QuestionOutcome
 
 MISSES_BEFORE_OFFER = 2
-
-# Screens of the features (registered by their own modules in this package).
-GUIDES, FAULT, VISIT, BALANCE = "guides", "fault", "visit", "balance"
-OUTAGES, COMPLAINT, REQUESTS = "outages", "complaint", "requests"
-MORE, PERSON, SETTINGS, LANGUAGE, GUIDE_TOPIC = "more", "person", "settings", "language", "guide.topic"
-QUESTION_CHOICE, QUESTION_NONE = "question.choice", "question.none"
 NONE_OF_THESE = "none"
 
 
@@ -89,8 +103,6 @@ class Person(Page):
 
 async def start_chat(g: G, *, reason: str = handoff.Reason.button) -> None:
     """Queue the resident for a person (guided residents come first) and say what happens next."""
-    from bot.routers.handoff import start_handoff
-
     await start_handoff(g.message, session=g.session, ctx=g.ctx, resident=g.resident, reason=reason,
                         priority=handoff.PRIORITY_GUIDED)
     g.done(PERSON)
@@ -131,8 +143,6 @@ class Settings(Page):
 
 
 async def leave_guided_mode(g: G) -> None:
-    from bot.keyboards.menu import main_menu
-
     await residents.set_guided_mode(g.session, g.resident, False)
     await g.state.clear()
     await g.message.answer(_("Simple mode is off. You can turn it on again in ⚙️ Settings."), reply_markup=main_menu())
@@ -163,21 +173,24 @@ async def not_understood(g: G, text: str) -> None:
     if not text:
         await g.say(_("Please tap one of the big buttons below."))
         return
-    menu_page = _menu_page(text)
-    if menu_page is not None:  # a button of the normal menu, from an old keyboard still on screen
+    page_id = menu_page(text)
+    if page_id is not None:  # a button of the normal menu, from an old keyboard still on screen
         g.home()
-        g.go(menu_page)
+        g.go(page_id)
         return
     now = g.ctx.clock.now()
     # The same outcome function as the normal bot (issue 14): answer, a choice on big buttons, or
     # "not understood" for off-topic text only.
     result = await knowledge.resolve(g.session, g.ctx, text, g.lang)
-    if result.outcome == "answer" and result.topic:
+    topic = result.topic if result.outcome == "answer" else None
+    emergency = safety.detect_emergency(text)
+    if emergency is not None and safety.TOPICS[emergency] in g.ctx.catalogue:
+        topic = safety.TOPICS[emergency]  # R20: what to do now, whatever the matcher made of the words
+    if topic:
         await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
-                                     outcome=QuestionOutcome.answered, now=now, topic=result.topic,
-                                     score=result.score)
+                                     outcome=QuestionOutcome.answered, now=now, topic=topic, score=result.score)
         g.data.pop("misses", None)
-        g.data["topic"] = result.topic
+        g.data["topic"] = topic
         g.go(GUIDE_TOPIC)
         return
     if result.outcome == "choice" and result.alternatives:
@@ -243,12 +256,3 @@ class QuestionNone(Page):
     async def choose(self, g: G, key: str) -> None:
         if key == PERSON:
             g.go(PERSON)
-
-
-def _menu_page(text: str) -> str | None:
-    from bot.keyboards import menu
-
-    pages = ((menu.MENU_GUIDES, GUIDES), (menu.MENU_FAULT, FAULT), (menu.MENU_VISIT, VISIT),
-             (menu.MENU_BALANCE, BALANCE), (menu.MENU_OUTAGES, OUTAGES), (menu.MENU_REQUESTS, REQUESTS),
-             (menu.MENU_COMPLAINT, COMPLAINT), (menu.MENU_HUMAN, PERSON), (menu.MENU_SETTINGS, SETTINGS))
-    return next((page_id for item, page_id in pages if text in menu.translations(item)), None)

@@ -12,9 +12,9 @@ from datetime import datetime
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
 
-from bot.routers.guided.engine import G, Page, page
-from bot.routers.guided.home import BALANCE, OUTAGES
-from bot.routers.guided.ui import Option, Screen
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import BALANCE, OUTAGES
+from bot.guided.ui import Option, Screen
 from core import outages
 from core.clock import LOCAL_TZ
 from db.models import OutageNotice

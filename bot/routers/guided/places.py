@@ -1,14 +1,14 @@
 """Small helpers shared by the guided fault-report and visit flows (issue 8).
 
 Addresses come from the resident's verified accounts, shown as short button labels with the full
-address in the message; phones from the contact button or the account on file. Long texts are cut
-into messages an elderly resident can read without scrolling, and reference numbers are spelt out
-the way one reads them aloud on the phone.
+address in the message; phones from the contact button or the account on file, read by the form kit's
+phone rules (bot/forms/phone.py) like the normal forms. Outage notices are cut to a message an elderly
+resident can read without scrolling, and reference numbers are spelt out the way one reads them aloud
+on the phone.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -16,13 +16,15 @@ from typing import Any, ClassVar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers.guided.engine import PAGES, G, Page
-from bot.routers.guided.home import PERSON, REQUESTS
-from bot.routers.guided.ui import MAX_TEXT, Option, Screen, numbered
+from bot.forms.phone import PhoneProblem, mask_phone, phone_on_file, read_contact
+from bot.forms.safety import gas_warning
+from bot.guided.engine import PAGES, G, Page
+from bot.guided.ids import PERSON, REQUESTS
+from bot.guided.ui import MAX_TEXT, Option, Screen, numbered
 from core import tickets
+from core.safety import detect_emergency
 
 MAX_LABEL = 12  # characters of a Chinese button label (the walker's bound)
-_SENTENCE = re.compile(r"[^。！？；!?;.]+[。！？；!?;.]*\s*|[。！？；!?;.]+\s*")
 
 
 @dataclass(frozen=True)
@@ -59,42 +61,22 @@ async def homes(session: AsyncSession, resident_id: int, *, districts: set[str] 
     return out
 
 
-async def phone_on_file(session: AsyncSession, resident_id: int) -> str | None:
-    for acc in await tickets.resident_accounts(session, resident_id):
-        phone = tickets.clean_phone(acc.phone)
-        if phone:
-            return phone
-    return None
+def short_outage(outage: Any, locale: str, now: Any) -> str:
+    """The outage notice (R9: reason, estimated restoration, apology), cut to a message one can read."""
+    text = tickets.outage_message(outage, locale, now=now)
+    if len(text) <= MAX_TEXT:
+        return text
+    lines = text.splitlines()
+    keep = [lines[0], *lines[1:-1]]
+    while keep and len("\n".join([*keep, lines[-1]])) > MAX_TEXT:
+        keep.pop()  # the reason goes last; the title, times and the apology stay
+    return "\n".join([*keep, lines[-1]])[:MAX_TEXT]
 
 
-def mask_phone(phone: str | None) -> str:
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut a text into messages of at most ``limit`` characters, between sentences where possible."""
-    text = text.strip()
-    if len(text) <= limit:
-        return [text] if text else []
-    parts = _SENTENCE.findall(text)
-    out: list[str] = []
-    cur = ""
-    for part in parts:
-        while len(part) > limit:  # one sentence longer than a message: cut it hard
-            if cur:
-                out.append(cur.strip())
-                cur = ""
-            out.append(part[:limit].strip())
-            part = part[limit:]
-        if len(cur) + len(part) > limit:
-            out.append(cur.strip())
-            cur = part
-        else:
-            cur += part
-    if cur.strip():
-        out.append(cur.strip())
-    return [p for p in out if p]
+async def warn_if_emergency(g: G, text: str) -> None:
+    """Words typed into a form that report a gas leak get the warning with the emergency line first (R20)."""
+    if detect_emergency(text) is not None:
+        await g.say(gas_warning(g.ctx, g.locale))
 
 
 def send_label() -> str:
@@ -151,15 +133,15 @@ class PhonePage(Page):
             await g.say(_("Please tap the “Share my number” button itself."))
 
     async def contact(self, g: G, key: str, phone: str, own: bool) -> None:
-        if not own:
+        reading = read_contact(phone, own)  # the form kit's rule: only the resident's own, readable number
+        if reading.problem is PhoneProblem.not_own:
             await g.say(_("That is someone else's number. Please tap the button to share your own number."))
             return
-        cleaned = tickets.clean_phone(phone)
-        if cleaned is None:
+        if reading.phone is None:
             await g.say(_("Sorry, we could not read a phone number from that. Please use the other button, "
                           "or talk to a person."))
             return
-        form_data(g, self.form_name)["phone"] = cleaned
+        form_data(g, self.form_name)["phone"] = reading.phone
         g.go(self.next_id)
 
 

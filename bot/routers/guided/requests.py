@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.guided.engine import G, Page, page
+from bot.guided.ids import FAULT, PERSON, REQUESTS, VISIT
+from bot.guided.ui import Option, Screen
 from bot.keyboards.requests import (
     appointment_status_label,
     category_label,
     ticket_kind_label,
     ticket_status_label,
 )
-from bot.routers.guided.engine import G, Page, page
-from bot.routers.guided.home import FAULT, PERSON, REQUESTS, VISIT
-from bot.routers.guided.ui import Option, Screen
 from core import appointments, tickets
 from core.appointments import SERVICE_LABELS, format_day, format_window
 from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, ServiceType, TicketKind

@@ -17,10 +17,11 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_skeleton
 
-from bot.routers.guided.engine import PAGES, G, Page, page
-from bot.routers.guided.home import BALANCE, GUIDE_TOPIC, PERSON, VISIT
-from bot.routers.guided.places import PhonePage, SentPage, form_data, homes, mask_phone, read_aloud, send_label
-from bot.routers.guided.ui import MORE, Option, Screen
+from bot.forms.phone import mask_phone
+from bot.guided.engine import PAGES, G, Page, page
+from bot.guided.ids import BALANCE, GUIDE_TOPIC, PERSON, VISIT
+from bot.guided.ui import MORE, Option, Screen
+from bot.routers.guided.places import PhonePage, SentPage, form_data, homes, read_aloud, send_label
 from core import appointments, ignition, slots, tickets
 from core.appointments import SERVICE_LABELS, format_day
 from core.clock import local

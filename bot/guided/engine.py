@@ -20,13 +20,13 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routers.guided.ui import MAX_TEXT, Screen, render, resolve
+from bot.guided.ids import HOME_ID
+from bot.guided.ui import MAX_TEXT, Screen, render, resolve
 from core.context import AppContext
 from db.models import Resident
 
 log = logging.getLogger(__name__)
 
-HOME_ID = "home"
 PAGES: dict[str, Page] = {}
 
 

@@ -29,6 +29,7 @@ BACK_WORDS = {"back", "返回", "上一步", "后退"}
 HOME_WORDS = {"home", "主页", "首页", "主菜单", "menu"}
 
 _NUMBER = re.compile(r"^\s*([0-9０-９]{1,2})\s*[.、．]?\s*$")
+_SENTENCE = re.compile(r"[^。！？；!?;.]+[。！？；!?;.]*\s*|[。！？；!?;.]+\s*")
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,28 @@ def resolve(keys: dict[str, str], text: str) -> str | None:
     if word in HOME_WORDS:
         return "@home"
     return None
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a text into messages of at most ``limit`` characters, between sentences where possible."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts = _SENTENCE.findall(text)
+    out: list[str] = []
+    cur = ""
+    for part in parts:
+        while len(part) > limit:  # one sentence longer than a message: cut it hard
+            if cur:
+                out.append(cur.strip())
+                cur = ""
+            out.append(part[:limit].strip())
+            part = part[limit:]
+        if len(cur) + len(part) > limit:
+            out.append(cur.strip())
+            cur = part
+        else:
+            cur += part
+    if cur.strip():
+        out.append(cur.strip())
+    return [p for p in out if p]
