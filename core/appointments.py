@@ -24,16 +24,16 @@ from core import audit, ignition, outbox, slots
 from core.clock import LOCAL_TZ, local
 from core.numbers import next_number
 from core.staff import has_role, may_act_on
-from core.tickets import (
+from core.tickets.base import (
     InvalidInput,
     NotAllowed,
     RequestError,
     TransitionError,
-    _publish,
-    _rollback_keeping,
     esc,
     format_deadline,
+    publish,
     require_polite,
+    rollback_keeping,
 )
 from db.enums import AppointmentStatus, ServiceType, StaffRole
 from db.models import Appointment, AppointmentEvent, Resident, StaffUser
@@ -250,13 +250,13 @@ async def request_appointment(
                 _notify(session, ctx, appt, "created", now=now)
             await session.commit()
     except IntegrityError:
-        await _rollback_keeping(session, resident, staff)
+        await rollback_keeping(session, resident, staff)
         if idempotency_key:
             existing = await appointment_by_key(session, idempotency_key)
             if existing is not None:
                 return existing
         raise
-    await _publish(ctx, "appointments", action="created", number=appt.number, day=day.isoformat())
+    await publish(ctx, "appointments", action="created", number=appt.number, day=day.isoformat())
     return appt
 
 
@@ -278,7 +278,7 @@ async def confirm(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: 
     _audit(session, appt, staff, "confirm", now)
     _notify(session, ctx, appt, "confirmed", now=now)
     await session.commit()
-    await _publish(ctx, "appointments", action="confirmed", number=appt.number)
+    await publish(ctx, "appointments", action="confirmed", number=appt.number)
     return appt
 
 
@@ -316,7 +316,7 @@ async def propose_slot(session: AsyncSession, *, ctx: Any, appt: Appointment, st
     ]
     _notify(session, ctx, appt, "proposed", now=now, buttons=buttons, note=note)
     await session.commit()
-    await _publish(ctx, "appointments", action="proposed", number=appt.number)
+    await publish(ctx, "appointments", action="proposed", number=appt.number)
     return appt
 
 
@@ -337,7 +337,7 @@ async def refuse(session: AsyncSession, *, ctx: Any, appt: Appointment, staff: S
     _audit(session, appt, staff, "refuse", now)
     _notify(session, ctx, appt, "refused", now=now, note=reason)
     await session.commit()
-    await _publish(ctx, "appointments", action="refused", number=appt.number)
+    await publish(ctx, "appointments", action="refused", number=appt.number)
     return appt
 
 
@@ -359,7 +359,7 @@ async def cancel_by_staff(session: AsyncSession, *, ctx: Any, appt: Appointment,
     _audit(session, appt, staff, "cancel", now)
     _notify(session, ctx, appt, "cancelled", now=now, note=reason)
     await session.commit()
-    await _publish(ctx, "appointments", action="cancelled", number=appt.number)
+    await publish(ctx, "appointments", action="cancelled", number=appt.number)
     return appt
 
 
@@ -378,7 +378,7 @@ async def record_no_show(session: AsyncSession, *, ctx: Any, appt: Appointment, 
     _audit(session, appt, staff, "no_show", now)
     _notify(session, ctx, appt, "no_show", now=now)
     await session.commit()
-    await _publish(ctx, "appointments", action="no_show", number=appt.number)
+    await publish(ctx, "appointments", action="no_show", number=appt.number)
     return appt
 
 
@@ -400,7 +400,7 @@ async def complete(session: AsyncSession, *, ctx: Any, appt: Appointment, staff:
 
     await surveys.schedule_for_appointment(session, ctx=ctx, appt=appt, paid=paid, staff=staff, now=now)
     await session.commit()
-    await _publish(ctx, "appointments", action="completed", number=appt.number)
+    await publish(ctx, "appointments", action="completed", number=appt.number)
     return appt
 
 
@@ -428,7 +428,7 @@ async def record_ignition_visit(session: AsyncSession, *, ctx: Any, appt: Appoin
     reasons = "\n".join(f"• {tr.gettext(appt.language, ignition.REASONS[i])}" for i in bad)
     _notify(session, ctx, appt, "not_ignited", now=now, note=reasons + (f"\n{note}" if note else ""))
     await session.commit()
-    await _publish(ctx, "appointments", action="not_ignited", number=appt.number)
+    await publish(ctx, "appointments", action="not_ignited", number=appt.number)
     return appt
 
 
@@ -469,7 +469,7 @@ async def cancel_by_resident(session: AsyncSession, *, ctx: Any, appt: Appointme
     appt.updated_at = now
     _event(session, appt, kind="status", now=now, frm=frm, note="cancelled by the resident")
     await session.commit()
-    await _publish(ctx, "appointments", action="cancelled", number=appt.number)
+    await publish(ctx, "appointments", action="cancelled", number=appt.number)
     return appt
 
 
@@ -497,7 +497,7 @@ async def reschedule(session: AsyncSession, *, ctx: Any, appt: Appointment, resi
         appt.updated_at = now
         _event(session, appt, kind="rescheduled", now=now, frm=frm, note=f"{old} -> {day.isoformat()} {window}")
         await session.commit()
-    await _publish(ctx, "appointments", action="rescheduled", number=appt.number)
+    await publish(ctx, "appointments", action="rescheduled", number=appt.number)
     return appt
 
 
@@ -520,7 +520,7 @@ async def accept_proposal(session: AsyncSession, *, ctx: Any, appt: Appointment,
         appt.updated_at = now
         _event(session, appt, kind="status", now=now, frm=AppointmentStatus.proposed, note="proposal accepted")
         await session.commit()
-    await _publish(ctx, "appointments", action="confirmed", number=appt.number)
+    await publish(ctx, "appointments", action="confirmed", number=appt.number)
     return appt
 
 
@@ -626,5 +626,5 @@ async def escalate_unanswered(session: AsyncSession, *, ctx: Any, now: datetime)
         numbers.append(appt.number)
     await session.commit()
     for n in numbers:
-        await _publish(ctx, "supervisor.alert", reason="appointment_unanswered", number=n)
+        await publish(ctx, "supervisor.alert", reason="appointment_unanswered", number=n)
     return numbers
