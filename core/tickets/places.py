@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.accounts import linked_accounts
-from core.outages import active_outages_at, outage_text
+from core.outages.lookups import active_outages_at
+from core.outages.texts import outage_text
 from db.enums import Utility
 from db.models import SlotCapacity, UtilityAccount
 
