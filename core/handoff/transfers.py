@@ -88,7 +88,7 @@ async def answer_transfer(session: AsyncSession, *, ctx: AppContext, conversatio
         outbox.enqueue(session, resident_id=conversation.resident_id, kind="chat.joined", now=now,
                        priority=OUTBOX_PRIORITY,
                        payload=outbox.message_payload(text, buttons=end_button(ctx, conversation.language,
-                                                                                conversation.id)))
+                                                                               conversation.id)))
     audit.record(session, at=now, staff_id=staff.id,
                  action="chat.transfer_accept" if accept else "chat.transfer_decline",
                  target_type="conversation", target_id=conversation.id, from_staff_id=previous)

@@ -105,8 +105,8 @@ async def audience_preview(session: AsyncSession, outage: OutageNotice) -> Audie
 
 
 async def broadcast_event(session: AsyncSession, *, ctx: AppContext, outage: OutageNotice, event: OutageEvent,
-                     staff_id: int | None, include_told: bool = True,
-                     notes: Mapping[str, str] | None = None) -> Broadcast:
+                          staff_id: int | None, include_told: bool = True,
+                          notes: Mapping[str, str] | None = None) -> Broadcast:
     recipients = await audience(session, outage, include_told=include_told)
     translator = ctx.translator
     texts = {lang: event_text(outage, event.kind, lang, note=(notes or {}).get(lang), translator=translator)

@@ -244,7 +244,7 @@ async def follow_up(
     session.add(event)
     await session.flush()
     bc = await broadcast_event(session, ctx=ctx, outage=outage, event=event, staff_id=staff.id,
-                          notes={"zh_Hans": note_zh, "en": note_en or note_zh})
+                               notes={"zh_Hans": note_zh, "en": note_en or note_zh})
     audit.record(session, at=now, staff_id=staff.id, action=f"outage.{kind}", target_type="outage",
                  target_id=outage.id, recipients=bc.total)
     await session.commit()
