@@ -55,6 +55,12 @@ LINK_LOCK = timedelta(hours=1)
 RELATIONS = ("self", "relative")
 SUMMARY_WINDOW = timedelta(days=365)
 TOPUP_BLOCKED_STATES = (AccountState.dismantled,)  # a removed meter can take no credit
+DEFAULT_HOUSEHOLD = 4  # R13 base household: persons assumed when the billing system sent no household size
+
+
+def household_of(account: UtilityAccount) -> int:
+    """Registered persons on the account (R13 water tiers), or the base household when unknown."""
+    return account.household_size or DEFAULT_HOUSEHOLD
 
 
 # --- presentation helpers (no Telegram types) ---------------------------------------------------------------
@@ -355,7 +361,7 @@ async def account_summary(session: AsyncSession, account: UtilityAccount, *, now
     if daily_cost is None and avg_use:
         yearly = int(avg_use * 365)
         daily_cost = tariffs.estimate_cost_fen(account.utility, int(avg_use), yearly_milli=yearly,
-                                               household=account.household_size or 4, book=book) or None
+                                               household=household_of(account), book=book) or None
     days_left: int | None = None
     if totals.balance_fen <= 0:
         days_left = 0

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import appointments, audit, tickets
 from core.context import AppContext
 from core.staff import has_role
+from core.tickets.base import publish
 from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, StaffRole, TicketStatus
 from db.models import Appointment, ApprovalRequest, StaffUser, Ticket
 
@@ -80,7 +81,7 @@ async def request(session: AsyncSession, *, ctx: AppContext, staff: StaffUser, a
     audit.record(session, at=now, staff_id=staff.id, action="approval.request", target_type=action.value,
                  target_id=target.number)
     await session.commit()
-    await tickets._publish(ctx, "supervisor.alert", reason="approval", number=target.number, action=action.value)
+    await publish(ctx, "supervisor.alert", reason="approval", number=target.number, action=action.value)
     return row
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -15,13 +15,12 @@ from core.calendar import WorkCalendar
 from core.clock import Clock, SystemClock
 from core.i18n import Translator
 from core.keys import install_secret_key
+from core.live import LiveHub
 from core.settings import Settings
 from db.session import make_engine, make_sessionmaker
-
-if TYPE_CHECKING:
-    from core.live import LiveHub
-    from knowledge.catalogue import Catalogue
-    from knowledge.matcher import Matcher
+from knowledge.catalogue import Catalogue
+from knowledge.loader import load_catalogue
+from knowledge.matcher import Matcher
 
 
 @dataclass
@@ -49,20 +48,14 @@ class AppContext:
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        from knowledge.loader import load_catalogue
-
         return load_catalogue(self.settings.knowledge_dir / "topics", self.settings.knowledge_dir / "site.yaml")
 
     @cached_property
     def matcher(self) -> Matcher:
-        from knowledge.matcher import Matcher
-
         return Matcher(self.catalogue)
 
     @cached_property
     def live(self) -> LiveHub:
-        from core.live import LiveHub
-
         return LiveHub(self.settings.redis_url)
 
     async def close(self) -> None:

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.asyncio import Redis
+
 log = logging.getLogger(__name__)
 CHANNEL = "onestop:live"
 
@@ -54,8 +56,6 @@ class LiveHub:
 
     async def _client(self) -> Any:
         if self._redis is None:
-            from redis.asyncio import Redis
-
             self._redis = Redis.from_url(self._redis_url)
         return self._redis
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
+from fontTools import subset as ft_subset  # fpdf loads it anyway: nothing to gain by deferring it
+from fontTools.ttLib import TTCollection, TTFont
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 from sqlalchemy import select
@@ -99,8 +101,6 @@ def find_cjk_font(candidates: Iterable[Path] | None = None) -> Path | None:
 
 @lru_cache(maxsize=4)
 def _glyphs(font: Path) -> frozenset[int]:
-    from fontTools.ttLib import TTCollection, TTFont
-
     ttf = TTCollection(str(font)).fonts[0] if font.suffix.lower() == ".ttc" else TTFont(str(font))
     return frozenset(ttf.getBestCmap())
 
@@ -233,20 +233,17 @@ def catalogue_chars(catalogue: Catalogue) -> frozenset[str]:
 
 
 def _write_subset(font: Path, chars: frozenset[str]) -> Path:
-    from fontTools import subset
-    from fontTools.ttLib import TTCollection, TTFont
-
     key = hashlib.sha1(f"{font}|{font.stat().st_mtime_ns}|{''.join(sorted(chars))}".encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / "onestop-fonts" / f"{key}.ttf"
     if target.is_file():
         return target
     ttf = TTCollection(str(font)).fonts[0] if font.suffix.lower() == ".ttc" else TTFont(str(font))
-    options = subset.Options()
+    options = ft_subset.Options()
     options.layout_features = []  # Chinese and English need no shaping here
     options.name_IDs = ["*"]
     options.notdef_outline = True
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset" is harmless
-    subsetter = subset.Subsetter(options)
+    subsetter = ft_subset.Subsetter(options)
     subsetter.populate(unicodes=[ord(ch) for ch in chars])
     subsetter.subset(ttf)
     target.parent.mkdir(parents=True, exist_ok=True)

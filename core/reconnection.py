@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, ledger, outbox
 from core.alerts import ARREARS, CUTOFF_AFTER_NOTICE
 from core.context import AppContext
-from core.tickets import InvalidInput, NotAllowed, TransitionError, _publish
+from core.tickets.base import InvalidInput, NotAllowed, TransitionError, publish
 from db.enums import AccountState
 from db.models import AlertLog, ReconnectionRequest, Resident, StaffUser, UtilityAccount
 
@@ -76,7 +76,7 @@ async def register(session: AsyncSession, *, ctx: AppContext, account: UtilityAc
     await session.flush()
     place = await position(session, row)
     await session.commit()
-    await _publish(ctx, "reconnection", action="registered", account=account.number)
+    await publish(ctx, "reconnection", action="registered", account=account.number)
     return place
 
 
@@ -119,7 +119,7 @@ async def serve(session: AsyncSession, *, ctx: AppContext, request_id: int, staf
         outbox.enqueue(session, resident_id=row.resident_id, kind="account.reconnected", now=now,
                        payload=outbox.message_payload(text), dedupe_key=f"reconnected:{row.id}")
     await session.commit()
-    await _publish(ctx, "reconnection", action="served", account=account.number)
+    await publish(ctx, "reconnection", action="served", account=account.number)
     return row
 
 

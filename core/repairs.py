@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from core import audit, tickets
 from core.context import AppContext
+from core.tickets.base import check_owner, notify_resident
 from db.enums import OPEN_TICKET_STATUSES, Priority, TicketKind, TicketStatus
 from db.models import Resident, StaffUser, Ticket, TicketEvent
 
@@ -67,7 +68,7 @@ async def record_arrival(session: AsyncSession, *, ctx: AppContext, ticket: Tick
     at = at or now
     if ticket.status not in OPEN_TICKET_STATUSES:
         raise RepairError("This order is no longer open · 工单已结束")
-    tickets._check_owner(ticket, staff)  # R6: the owner (or a supervisor) acts on the order
+    check_owner(ticket, staff)  # R6: the owner (or a supervisor) acts on the order
     if at.tzinfo is None or at > now + timedelta(minutes=5) or at < ticket.created_at:
         raise RepairError("The arrival time must be between the report and now · 到达时间须在报修之后、当前之前")
     ticket.arrived_at = at
@@ -153,7 +154,7 @@ async def record_progress(session: AsyncSession, *, ctx: AppContext, ticket: Tic
     resident is told and sees it in "My requests". Commits."""
     if ticket.status not in OPEN_TICKET_STATUSES:
         raise RepairError("This order is no longer open · 工单已结束")
-    tickets._check_owner(ticket, staff)  # R6
+    check_owner(ticket, staff)  # R6
     note = " ".join((note or "").split())
     name = " ".join((responsible_name or "").split())
     phone = tickets.clean_phone(responsible_phone)
@@ -175,7 +176,7 @@ async def record_progress(session: AsyncSession, *, ctx: AppContext, ticket: Tic
                             data={"responsible": name}))
     audit.record(session, at=now, staff_id=staff.id, action="repair.progress", target_type="ticket",
                  target_id=ticket.number)
-    tickets._notify(session, ctx, ticket, PROGRESS_MESSAGE, now=now, kind="ticket.progress", note=tickets.esc(note),
+    notify_resident(session, ctx, ticket, PROGRESS_MESSAGE, now=now, kind="ticket.progress", note=tickets.esc(note),
                     name=tickets.esc(name), phone=phone)
     await session.commit()
     return ticket

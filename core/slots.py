@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.clock import LOCAL_TZ, local
 from core.context import AppContext
+from core.tickets.places import forget_districts
 from db.enums import AppointmentStatus
 from db.models import Appointment, SlotCapacity, StaffUser
 from db.session import database_key, dialect_name, rowcount
@@ -158,8 +159,6 @@ async def districts(session: AsyncSession) -> list[str]:
 
 
 def _forget() -> None:
-    from core.tickets import forget_districts
-
     _districts_cache.clear()
     forget_districts()
 

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
 from core.clock import local
+from core.context import AppContext
+from core.tickets.base import create_ticket, publish
 from db.enums import OutboxStatus, Priority, ServiceType, TicketKind
 from db.models import Appointment, OutboxNotification, Resident, StaffUser, Survey, Ticket, TicketEvent
 
@@ -111,7 +113,7 @@ def hash_sampler(rate: float, key: str) -> bool:
     return bucket < rate
 
 
-def _sampler(ctx: Any) -> Sampler:
+def _sampler(ctx: AppContext) -> Sampler:
     return ctx.extras.get("survey_sampler") or hash_sampler
 
 
@@ -160,7 +162,7 @@ SECOND_QUESTION = N_("⭐ Thank you. <b>2/2 Professional ability</b>: was the wo
 
 
 async def _schedule(
-    session: AsyncSession, *, ctx: Any, resident_id: int | None, language: str, number: str,
+    session: AsyncSession, *, ctx: AppContext, resident_id: int | None, language: str, number: str,
     category: R4Category | None, key: str, now: datetime, staff_id: int | None, ticket_id: int | None = None,
     appointment_id: int | None = None,
 ) -> Decision:
@@ -198,7 +200,7 @@ async def pending_at(session: AsyncSession, *, resident_id: int, at: datetime) -
 
 
 async def schedule_for_ticket(
-    session: AsyncSession, *, ctx: Any, ticket: Ticket, paid: bool = False, staff: StaffUser | None = None,
+    session: AsyncSession, *, ctx: AppContext, ticket: Ticket, paid: bool = False, staff: StaffUser | None = None,
     now: datetime,
 ) -> Decision:
     """Decide (once) whether this resolved ticket is followed up, and queue the survey if so."""
@@ -208,7 +210,7 @@ async def schedule_for_ticket(
 
 
 async def schedule_for_appointment(
-    session: AsyncSession, *, ctx: Any, appt: Appointment, paid: bool = False, staff: StaffUser | None = None,
+    session: AsyncSession, *, ctx: AppContext, appt: Appointment, paid: bool = False, staff: StaffUser | None = None,
     now: datetime,
 ) -> Decision:
     decision = await _schedule(session, ctx=ctx, resident_id=appt.resident_id, language=appt.language,
@@ -278,7 +280,7 @@ async def _own_survey(session: AsyncSession, survey_id: int, resident_id: int, n
 
 
 async def record_rating(
-    session: AsyncSession, *, ctx: Any, survey_id: int, resident: Resident, question: Question | str, score: int,
+    session: AsyncSession, *, ctx: AppContext, survey_id: int, resident: Resident, question: Question | str, score: int,
 ) -> RatingResult:
     """Store one 1–10 rating. Attitude first, then ability; a rating may be changed until both are given."""
     question = Question(question)
@@ -300,16 +302,12 @@ async def record_rating(
     if min(survey.attitude, survey.ability) <= LOW_SCORE:
         followup = await _open_followup(session, ctx=ctx, survey=survey, resident=resident)
     await session.commit()
-    from core.tickets import _publish
-
-    await _publish(ctx, "surveys", action="answered", survey_id=survey.id, low=followup is not None)
+    await publish(ctx, "surveys", action="answered", survey_id=survey.id, low=followup is not None)
     return RatingResult(survey, True, followup)
 
 
-async def _open_followup(session: AsyncSession, *, ctx: Any, survey: Survey, resident: Resident) -> Ticket:
+async def _open_followup(session: AsyncSession, *, ctx: AppContext, survey: Survey, resident: Resident) -> Ticket:
     """R4: a low score becomes a supervisor's follow-up task (never a request to change the score)."""
-    from core.tickets import create_ticket
-
     ticket = await session.get(Ticket, survey.ticket_id) if survey.ticket_id else None
     appt = await session.get(Appointment, survey.appointment_id) if survey.appointment_id else None
     number = _number_of(survey, ticket, appt)
@@ -325,7 +323,8 @@ async def _open_followup(session: AsyncSession, *, ctx: Any, survey: Survey, res
     )
 
 
-async def add_comment(session: AsyncSession, *, ctx: Any, survey_id: int, resident: Resident, text: str) -> Survey:
+async def add_comment(session: AsyncSession, *, ctx: AppContext, survey_id: int, resident: Resident,
+                      text: str) -> Survey:
     """The optional comment after the two ratings; copied to the follow-up task when there is one."""
     text = (text or "").strip()
     if not text or len(text) > MAX_COMMENT:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import types
 from datetime import datetime
 
@@ -59,10 +58,7 @@ def fake_tickets(monkeypatch):
         await session.commit()
         return t
 
-    module = types.ModuleType("core.tickets")
-    module.create_ticket = create_ticket
-    monkeypatch.setitem(sys.modules, "core.tickets", module)
-    monkeypatch.setattr("core.tickets", module, raising=False)
+    monkeypatch.setattr("core.tickets.create_ticket", create_ticket)  # core.handoff calls tickets.create_ticket
     return created
 
 

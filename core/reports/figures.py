@@ -1,105 +1,19 @@
-"""Supervisor reports computed from the records: on-time rate against deadlines (R3/R7/R10), R4 satisfaction
-per agent, per category and over time, volumes by kind and utility, how many questions the bot answered
-alone (deflection) and the top unanswered questions.
-
-Periods are local calendar days [start, end] (China Standard Time). Counts are aggregated in SQL; series
-over time are bucketed in Python from narrow rows so the same code runs on SQLite and PostgreSQL.
+"""The figures on the reports page: on time (R3/R7/R10, R2), R4 satisfaction, volumes, deflection and
+the top unanswered questions, and ``build`` for the whole page.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
 
-import yaml
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.clock import LOCAL_TZ, local
-from db.enums import (
-    OPEN_TICKET_STATUSES,
-    AppointmentStatus,
-    QuestionOutcome,
-    TicketStatus,
-)
-from db.models import Appointment, AuditLog, Conversation, QuestionLog, StaffUser, Survey, Ticket, TopicSuggestion
-
-# Outcomes where the bot answered on its own (no person needed).
-BOT_ANSWERED = (QuestionOutcome.answered, QuestionOutcome.chose, QuestionOutcome.outage)
-UNANSWERED = (QuestionOutcome.no_match, QuestionOutcome.ambiguous, QuestionOutcome.handed_off,
-              QuestionOutcome.none_of_these)
-# Tickets that never needed finishing: withdrawn or merged into another.
-NOT_DUE = (TicketStatus.cancelled, TicketStatus.duplicate)
-LOW_SCORE = 6  # R4 follow-up threshold (core.surveys uses the same)
-MAX_DAYS = 366
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date  # inclusive
-
-    @classmethod
-    def last_days(cls, now: datetime, days: int = 30) -> Period:
-        today = local(now).date()
-        return cls(today - timedelta(days=days - 1), today)
-
-    @classmethod
-    def parse(cls, start: str | None, end: str | None, now: datetime) -> Period:
-        """From form values; anything unreadable falls back to the last 30 days, and at most a year."""
-        default = cls.last_days(now)
-        try:
-            s = date.fromisoformat(start) if start else default.start
-            e = date.fromisoformat(end) if end else default.end
-        except ValueError:
-            return default
-        if e < s:
-            s, e = e, s
-        if (e - s).days >= MAX_DAYS:
-            s = e - timedelta(days=MAX_DAYS - 1)
-        return cls(s, e)
-
-    @property
-    def since(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=LOCAL_TZ)
-
-    @property
-    def until(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=LOCAL_TZ)
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    def bucket(self, at: datetime) -> date:
-        """Day buckets up to five weeks, weeks (Mondays) up to half a year, then months."""
-        d = local(at).date()
-        if self.days <= 35:
-            return d
-        if self.days <= 183:
-            return d - timedelta(days=d.weekday())
-        return d.replace(day=1)
-
-    def buckets(self) -> list[date]:
-        out: list[date] = []
-        d = self.start
-        while d <= self.end:
-            b = self.bucket(datetime.combine(d, time(12), tzinfo=LOCAL_TZ))
-            if not out or out[-1] != b:
-                out.append(b)
-            d += timedelta(days=1)
-        return out
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
-
+from core.reports.base import BOT_ANSWERED, LOW_SCORE, NOT_DUE, UNANSWERED, Period, question_key, rate
+from db.enums import OPEN_TICKET_STATUSES, AppointmentStatus, QuestionOutcome
+from db.models import Appointment, AppointmentEvent, Conversation, QuestionLog, StaffUser, Survey, Ticket
 
 # -- on time ---------------------------------------------------------------------------------------------------
 
@@ -113,7 +27,7 @@ class OnTimeRow:
 
     @property
     def rate(self) -> float | None:
-        return _rate(self.on_time, self.due)
+        return rate(self.on_time, self.due)
 
 
 @dataclass
@@ -149,7 +63,7 @@ async def on_time(session: AsyncSession, *, period: Period, now: datetime) -> On
         b[0] += 1
         b[1] += ok
     return OnTime(total, sorted(kinds.values(), key=lambda r: -r.due),
-                  [(b, _rate(series[b][1], series[b][0]), series[b][0]) for b in period.buckets()])
+                  [(b, rate(series[b][1], series[b][0]), series[b][0]) for b in period.buckets()])
 
 
 # -- R4 satisfaction -------------------------------------------------------------------------------------------
@@ -176,7 +90,7 @@ class SatisfactionRow:
 
     @property
     def response_rate(self) -> float | None:
-        return _rate(self.answered, self.sent)
+        return rate(self.answered, self.sent)
 
 
 @dataclass
@@ -285,7 +199,7 @@ class Deflection:
 
     @property
     def rate(self) -> float | None:
-        return _rate(self.answered_alone, self.questions)
+        return rate(self.answered_alone, self.questions)
 
 
 async def deflection(session: AsyncSession, *, period: Period) -> Deflection:
@@ -305,13 +219,7 @@ async def deflection(session: AsyncSession, *, period: Period) -> Deflection:
         b[0] += 1
         b[1] += outcome in BOT_ANSWERED
     return Deflection(total, alone, unanswered, handed, by_outcome,
-                      [(b, _rate(per[b][1], per[b][0]), per[b][0]) for b in period.buckets()])
-
-
-def question_key(text: str) -> str:
-    """Group spellings of one question: width/case folded, punctuation and spaces removed."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\W_]+", "", t)[:200]
+                      [(b, rate(per[b][1], per[b][0]), per[b][0]) for b in period.buckets()])
 
 
 @dataclass
@@ -375,8 +283,6 @@ async def _appointments_in_time(session: AsyncSession, *, period: Period, now: d
     """R2: share of visit requests answered (no longer 'requested') by their respond-by time.
 
     Answer time is the first status event; a request still waiting past its time counts as late."""
-    from db.models import AppointmentEvent
-
     first_answer = (
         select(AppointmentEvent.appointment_id, func.min(AppointmentEvent.at).label("at"))
         .where(AppointmentEvent.kind.in_(("status", "proposed")), AppointmentEvent.staff_id.is_not(None))
@@ -393,146 +299,4 @@ async def _appointments_in_time(session: AsyncSession, *, period: Period, now: d
             continue  # withdrawn by the resident before we had to answer
         due += 1
         ok += answered_at is not None and answered_at <= respond_by
-    return _rate(ok, due)
-
-
-# -- review: link unanswered questions to the topic they should have matched ----------------------------------------
-
-class ReviewError(ValueError):
-    """A suggestion that cannot be made or applied; the message is shown to staff."""
-
-
-MAX_SAMPLE = 200
-
-
-async def suggest_topic(session: AsyncSession, *, ctx: Any, staff: StaffUser, question_log_id: int,
-                        topic: str) -> TopicSuggestion:
-    """Record that a logged question should have matched ``topic``: a sample question pending review. Commits."""
-    if topic not in ctx.catalogue:
-        raise ReviewError("unknown topic")
-    q = await session.get(QuestionLog, question_log_id)
-    if q is None:
-        raise ReviewError("unknown question")
-    text = " ".join(q.text.split())[:MAX_SAMPLE]
-    now = ctx.clock.now()
-    q.suggested_topic = topic
-    existing = (await session.execute(select(TopicSuggestion).where(
-        TopicSuggestion.topic == topic, TopicSuggestion.question == text, TopicSuggestion.status == "pending",
-    ))).scalar_one_or_none()
-    if existing is not None:
-        await session.commit()
-        return existing
-    suggestion = TopicSuggestion(topic=topic, language="en" if (q.language or "").startswith("en") else "zh_Hans",
-                                 question=text, question_log_id=q.id, status="pending", created_by_id=staff.id,
-                                 created_at=now)
-    session.add(suggestion)
-    await session.flush()
-    audit.record(session, at=now, staff_id=staff.id, action="knowledge.suggest", target_type="topic",
-                 target_id=topic, suggestion_id=suggestion.id)
-    await session.commit()
-    return suggestion
-
-
-async def suggestions(session: AsyncSession, *, status: str = "pending", limit: int = 200) -> list[TopicSuggestion]:
-    return list((await session.execute(
-        select(TopicSuggestion).where(TopicSuggestion.status == status)
-        .order_by(TopicSuggestion.id.desc()).limit(limit)
-    )).scalars())
-
-
-async def review_suggestion(session: AsyncSession, *, ctx: Any, staff: StaffUser, suggestion_id: int,
-                            apply: bool) -> TopicSuggestion:
-    """Apply (write the sample question into the topic file, then reload the matcher) or reject. Commits."""
-    s = await session.get(TopicSuggestion, suggestion_id)
-    if s is None or s.status != "pending":
-        raise ReviewError("this suggestion was already reviewed")
-    now = ctx.clock.now()
-    if apply:
-        topics_dir = ctx.settings.knowledge_dir / "topics"
-        add_sample_question(topics_dir / f"{s.topic}.yaml", "en" if s.language == "en" else "zh", s.question,
-                            validate=lambda: _validate(ctx))
-        # This process answers with the new sample at once; other processes pick it up on restart.
-        ctx.__dict__.pop("catalogue", None)
-        ctx.__dict__.pop("matcher", None)
-    s.status = "applied" if apply else "rejected"
-    audit.record(session, at=now, staff_id=staff.id, action="knowledge.apply" if apply else "knowledge.reject",
-                 target_type="topic", target_id=s.topic, suggestion_id=s.id)
-    await session.commit()
-    return s
-
-
-def _validate(ctx: Any) -> None:
-    from knowledge.loader import load_catalogue
-
-    load_catalogue(ctx.settings.knowledge_dir / "topics", ctx.settings.knowledge_dir / "site.yaml")
-
-
-def add_sample_question(path: Path, lang: str, question: str, *, validate: Any = None) -> bool:
-    """Append ``question`` to ``questions.<lang>`` of a topic file, keeping its layout and comments.
-
-    Returns False when the question is already there. ``validate`` runs after writing; if it raises, the
-    file is restored and the error becomes a ReviewError.
-    """
-    question = " ".join(question.split())[:MAX_SAMPLE]
-    if not question:
-        raise ReviewError("empty question")
-    if not path.exists():
-        raise ReviewError("the topic file does not exist")
-    original = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(original) or {}
-    existing = ((data.get("questions") or {}).get(lang)) or []
-    if question_key(question) in {question_key(str(q)) for q in existing}:
-        return False
-    lines = original.split("\n")
-    try:
-        start = lines.index("questions:")
-    except ValueError:
-        raise ReviewError("the topic file has no block 'questions:' section; edit it by hand") from None
-    key_line = None
-    i = start + 1
-    while i < len(lines) and (lines[i].startswith(" ") or not lines[i].strip()):
-        if lines[i].rstrip() == f"  {lang}:":
-            key_line = i
-        i += 1
-    if key_line is None:
-        raise ReviewError(f"the topic file has no block 'questions: {lang}:' list; edit it by hand")
-    last_item = key_line
-    j = key_line + 1
-    while j < len(lines) and (lines[j].startswith("    ") or not lines[j].strip()):
-        if lines[j].startswith("    - "):
-            last_item = j
-        j += 1
-    scalar = yaml.safe_dump(question, allow_unicode=True, width=10_000).strip()
-    scalar = scalar.removesuffix("...").strip()
-    lines.insert(last_item + 1, f"    - {scalar}")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    try:
-        reloaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if question not in reloaded["questions"][lang]:
-            raise ReviewError("the question could not be added safely")
-        if validate is not None:
-            validate()
-    except Exception as e:
-        path.write_text(original, encoding="utf-8")
-        raise ReviewError(f"the topic file did not validate after the change, nothing was changed: {e}") from e
-    return True
-
-
-# -- the audit log, for admins ---------------------------------------------------------------------------------------
-
-async def audit_entries(session: AsyncSession, *, action: str | None = None, staff_id: int | None = None,
-                        before_id: int | None = None, limit: int = 100) -> list[tuple[AuditLog, str | None]]:
-    """Newest first, with the staff member's display name; ``action`` matches a prefix ("chat." = all chat)."""
-    q = select(AuditLog, StaffUser.display_name).outerjoin(StaffUser, StaffUser.id == AuditLog.staff_id)
-    if action:
-        q = q.where(AuditLog.action.startswith(action, autoescape=True))
-    if staff_id is not None:
-        q = q.where(AuditLog.staff_id == staff_id)
-    if before_id is not None:
-        q = q.where(AuditLog.id < before_id)
-    rows = await session.execute(q.order_by(AuditLog.id.desc()).limit(max(1, min(limit, 500))))
-    return [(a, name) for a, name in rows]
-
-
-async def audit_actions(session: AsyncSession) -> list[str]:
-    return list((await session.execute(select(AuditLog.action).distinct().order_by(AuditLog.action))).scalars())
+    return rate(ok, due)
