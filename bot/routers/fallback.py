@@ -19,6 +19,13 @@ async def on_stale_callback(query: CallbackQuery) -> None:
     await stale(query)
 
 
+@router.edited_message()
+async def on_edited(message: Message) -> None:
+    # An edit changes nothing already filed or asked; say so, rather than leave the resident waiting.
+    await message.answer(_("I only read new messages, so your edit did not reach us. If something changed, "
+                           "please send it again as a new message."))
+
+
 @router.message(lambda m: bool(m.text))
 async def on_unknown_text(message: Message, resident: Resident) -> None:
     await show_menu(

@@ -106,6 +106,20 @@ async def test_end_chat_on_an_inaccessible_message_ends_it_and_says_so(dp, bot, 
     assert status == ConversationStatus.closed
 
 
+async def test_an_edited_message_is_answered_and_changes_nothing(demo, dp, bot, session, ctx) -> None:
+    """Telegram sends edits as their own updates; the resident is told an edit does not reach us."""
+    await _resident(session, ctx)
+    await dp.feed_update(bot, text("🛠 故障报修"))
+    state_before = await dp.fsm.get_context(bot, ME, ME).get_state()
+    bot.clear()
+    edited = Update(update_id=next(_ids), edited_message=text("厨房漏水了").message)
+    await dp.feed_update(bot, edited)
+    assert len(bot.sent()) == 1 and "新消息" in bot.texts()[0], bot.texts()
+    assert await dp.fsm.get_context(bot, ME, ME).get_state() == state_before  # the form stays where it was
+    assert await _tickets(session) == 0
+    assert "edited_message" in dp.resolve_used_update_types()  # so Telegram sends edits to us at all
+
+
 # --- the flood limiter answers every tap ------------------------------------------------------------------------
 
 async def test_throttled_taps_are_answered(ctx, bot, session) -> None:
