@@ -25,7 +25,7 @@ from bot.callbacks import (
     TopupCallback,
 )
 from core import accounts, charts, ledger
-from core.accounts import AccountSummary
+from core.accounts import AccountSummary, household_of
 from core.context import AppContext
 from core.tariffs import load_tariffs
 from db.enums import AccountState, MeterType, Utility
@@ -135,7 +135,7 @@ def detail_keyboard(link: AccountLink, summary: AccountSummary) -> InlineKeyboar
     yearly = sum(m.usage_milli for m in summary.months) // 1000
     if link.account.utility is Utility.water and yearly > 0:
         kb.button(text=_("🧮 My yearly water bill at tiered prices"),
-                  callback_data=TariffCallback(action=TariffAction.quote, household=link.account.household_size or 4,
+                  callback_data=TariffCallback(action=TariffAction.quote, household=household_of(link.account),
                                                volume=yearly))
     kb.button(text=_("🔗 Unlink"), callback_data=AccountCallback(action=AccountAction.unlink, account_id=account_id))
     kb.button(text=_("⬅️ All my accounts"), callback_data=AccountCallback(action=AccountAction.list))
