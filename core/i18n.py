@@ -1,22 +1,32 @@
-"""Gettext catalogs shared by the bot (aiogram I18n) and core services (outbox texts).
+"""Gettext catalogs: the bot and core services (domain ``messages``) and the staff console (``console``).
 
-Catalogs are kept as one ``.po`` file per feature under ``bot/locales/<locale>/LC_MESSAGES/``
-so features can be developed side by side without merge conflicts; ``compile_catalogs`` merges
-them into the single ``messages.mo`` per locale that aiogram's I18n and :class:`Translator` load.
+Catalogs are kept as several ``.po`` files per locale so features can be developed side by side without merge
+conflicts: the bot's under ``bot/locales/<locale>/LC_MESSAGES/``, the console's under
+``api/locales/<locale>/LC_MESSAGES/``. ``compile_catalogs`` merges each folder into one ``.mo`` per locale
+(``messages.mo`` for aiogram's I18n and :class:`Translator`, ``console.mo`` for the console pages).
 """
 
 from __future__ import annotations
 
+import os
+from io import BytesIO
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from core.settings import ROOT
+
 LOCALES = ("zh_Hans", "en")
 DEFAULT_LOCALE = "zh_Hans"
 DOMAIN = "messages"
+CONSOLE_DOMAIN = "console"
+BOT_LOCALES_DIR = ROOT / "bot" / "locales"  # the default of Settings.locales_dir
+# The console's catalogs are data beside its templates; only their path is named here, nothing is imported.
+CONSOLE_LOCALES_DIR = ROOT / "api" / "locales"
 
 
 def normalize_locale(code: str | None) -> str:
@@ -26,9 +36,9 @@ def normalize_locale(code: str | None) -> str:
     return "en" if code.lower().startswith("en") else DEFAULT_LOCALE
 
 
-def read_fragments(locales_dir: Path, locale: str) -> Catalog:
-    """Merge every feature's .po of a locale; the same msgid twice must carry the same translation."""
-    merged = Catalog(locale=locale.replace("_Hans", ""), domain=DOMAIN)
+def read_fragments(locales_dir: Path, locale: str, domain: str = DOMAIN) -> Catalog:
+    """Merge every .po of a locale's folder; the same msgid twice must carry the same translation."""
+    merged = Catalog(locale=locale.replace("_Hans", ""), domain=domain)
     folder = locales_dir / locale / "LC_MESSAGES"
     for po in sorted(folder.glob("*.po")):
         with po.open("rb") as fh:
@@ -44,17 +54,40 @@ def read_fragments(locales_dir: Path, locale: str) -> Catalog:
     return merged
 
 
-def compile_catalogs(locales_dir: Path) -> dict[str, int]:
-    """Write messages.mo for every locale; returns the number of messages per locale."""
+def _write_mo(path: Path, catalog: Catalog) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with tmp.open("wb") as fh:
+        write_mo(fh, catalog)
+    tmp.replace(path)  # a process loading the catalog meanwhile sees the old file or the new one, never half
+
+
+def compile_catalogs(locales_dir: Path, console_dir: Path | None = CONSOLE_LOCALES_DIR) -> dict[str, int]:
+    """Write messages.mo (and console.mo) for every locale; returns the number of messages per catalog."""
     counts = {}
-    for locale in LOCALES:
-        catalog = read_fragments(locales_dir, locale)
-        out = locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("wb") as fh:
-            write_mo(fh, catalog)
-        counts[locale] = len(catalog)
+    for folder, domain in ((locales_dir, DOMAIN), (console_dir, CONSOLE_DOMAIN)):
+        if folder is None:
+            continue
+        for locale in LOCALES:
+            catalog = read_fragments(folder, locale, domain)
+            _write_mo(folder / locale / "LC_MESSAGES" / f"{domain}.mo", catalog)
+            counts[locale if domain == DOMAIN else f"{domain} {locale}"] = len(catalog)
     return counts
+
+
+def load_translations(locales_dir: Path, locale: str, domain: str) -> Translations:
+    """A locale's compiled catalog. When the .mo is missing or older than one of its .po files (a checkout
+    that skipped ``make catalogs``), the .po files are compiled in memory instead, so no page shows stale text."""
+    folder = locales_dir / locale / "LC_MESSAGES"
+    mo = folder / f"{domain}.mo"
+    newest_po = max((p.stat().st_mtime for p in folder.glob("*.po")), default=0.0)
+    if mo.exists() and mo.stat().st_mtime >= newest_po:
+        with mo.open("rb") as fh:
+            return Translations(fh, domain=domain)
+    buf = BytesIO()
+    write_mo(buf, read_fragments(locales_dir, locale, domain))
+    buf.seek(0)
+    return Translations(buf, domain=domain)
 
 
 class Translator:
@@ -79,27 +112,32 @@ class Translator:
 
 KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None, "N_": None,
             "ngettext": (1, 2), "lazy_ngettext": (1, 2)}
+# Jinja2's extractor (registered with Babel by jinja2) reads {{ _("…") }} and {% trans %} in templates.
+TEMPLATE_OPTIONS = {"trimmed": "true"}
 
 
-def extract_msgids(*dirs: Path) -> dict[str, str]:
-    """Every translatable msgid in the Python sources below ``dirs``: {msgid: "file:line"}."""
-    from babel.messages.extract import extract_from_file
-
+def extract_msgids(*paths: Path) -> dict[str, str]:
+    """Every translatable msgid in the Python sources and Jinja2 templates at or below ``paths``:
+    {msgid: "file:line"}."""
     found: dict[str, str] = {}
-    for base in dirs:
-        for path in sorted(base.rglob("*.py")):
-            for lineno, message, _comments, _context in extract_from_file("python", str(path), keywords=KEYWORDS):
+    for base in paths:
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.suffix in (".py", ".html"))
+        for path in files:
+            method, options = ("jinja2", TEMPLATE_OPTIONS) if path.suffix == ".html" else ("python", None)
+            where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            for lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=KEYWORDS,
+                                                                          options=options):
                 for msgid in message if isinstance(message, tuple) else (message,):
                     if msgid:
-                        found.setdefault(msgid, f"{path.relative_to(base.parent)}:{lineno}")
+                        found.setdefault(msgid, f"{where}:{lineno}")
     return found
 
 
-def missing_translations(locales_dir: Path, *source_dirs: Path) -> dict[str, list[str]]:
+def missing_translations(locales_dir: Path, *source_dirs: Path, domain: str = DOMAIN) -> dict[str, list[str]]:
     """{locale: [msgid, ...]} for msgids in the sources without a translation in that locale."""
     ids = extract_msgids(*source_dirs)
     out: dict[str, list[str]] = {}
     for locale in LOCALES:
-        cat = read_fragments(locales_dir, locale)
+        cat = read_fragments(locales_dir, locale, domain)
         out[locale] = [m for m in ids if not ((msg := cat.get(m)) and msg.string)]
     return out

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
-from api.templating import render
+from api.templating import N_, gettext_for, render
 from core import appointments, approvals, handoff, slots
 from core.appointments import AppointmentFilters
 from core.clock import local
@@ -84,13 +84,15 @@ async def act(
     back_url = back if back.startswith("/console/appointments") and not back.startswith("//") else (
         f"/console/appointments?day={appt.day.isoformat()}")
     label = appt.number  # a rollback expires the object
+    _ = gettext_for(request)  # before a rollback expires the staff row too
     try:
         await _apply(session, ctx, user, appt, action, note=note, day=day, window=window, assignee_id=assignee_id,
                      paid=bool(paid), checks={c: True for c in (check or [])[:10]})
     except RequestError as e:
         await session.rollback()
         sep = "&" if "?" in back_url else "?"
-        return RedirectResponse(f"{back_url}{sep}error={quote(f'{label}: {e}')}", status_code=303)
+        reason = _(str(e))  # the console's own refusals are msgids; core's pass through
+        return RedirectResponse(f"{back_url}{sep}error={quote(f'{label}: {reason}')}", status_code=303)
     return RedirectResponse(back_url, status_code=303)
 
 
@@ -102,7 +104,7 @@ async def _apply(session, ctx, user: StaffUser, appt: Appointment, action: str, 
         try:
             new_day = date.fromisoformat(day)
         except ValueError:
-            raise appointments.InvalidInput("choose the proposed day") from None
+            raise appointments.InvalidInput(N_("choose the proposed day")) from None
         await appointments.propose_slot(session, ctx=ctx, appt=appt, staff=user, day=new_day, window=window,
                                         note=note or None)
     elif action == "refuse":
@@ -123,5 +125,5 @@ async def _apply(session, ctx, user: StaffUser, appt: Appointment, action: str, 
     elif action == "assign":
         assignee = await session.get(StaffUser, assignee_id or user.id)
         if assignee is None:
-            raise appointments.InvalidInput("no such member of staff")
+            raise appointments.InvalidInput(N_("no such member of staff"))
         await appointments.assign(session, ctx=ctx, appt=appt, staff=user, assignee=assignee)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import CsrfDep, CtxDep, SessionDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import staff as staff_service
 from core.throttle import LoginThrottle
 
@@ -36,6 +36,7 @@ async def login(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "/",
 ):
+    _ = gettext_for(request)  # nobody is logged in yet: the browser's language
     throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
     name = username.strip()
@@ -45,13 +46,12 @@ async def login(
     if await throttle.blocked(name, client):
         staff_service.burn_hash_time(password)
         return render(request, "login.html", status_code=429, next=_safe_next(next),
-                      error="Too many failed attempts from here. Please wait a few minutes. / "
-                            "失败次数过多，请稍后再试。")
+                      error=_("Too many failed attempts from here. Please wait a few minutes."))
     result = await staff_service.authenticate(session, username=name, password=password, now=ctx.clock.now())
     if result.user is None:
         await throttle.failed(name, client)
         return render(request, "login.html", status_code=401, next=_safe_next(next),
-                      error="Wrong username or password. / 用户名或密码错误。")
+                      error=_("Wrong username or password."))
     await throttle.succeeded(name, client)
     # A new nonce (no session fixation) bound to the person's current session generation (F5).
     request.state.session = request.app.state.sessions.new(result.user.id, result.user.session_gen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request, UploadFile
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import billing
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -21,14 +21,15 @@ async def billing_page(request: Request, user: OperatorDep, session: SessionDep)
 @router.post("/console/billing")
 async def billing_upload(request: Request, user: OperatorDep, session: SessionDep, ctx: CtxDep,
                          file: UploadFile, dry_run: bool = Form(False)):
+    _ = gettext_for(request)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     filename = (file.filename or "upload.csv")[:120]
     if len(data) > MAX_UPLOAD_BYTES:
         report = billing.ImportReport()
-        report.add_error(0, "the file is larger than 50 MB; split it into several files")
+        report.add_error(0, _("the file is larger than 50 MB; split it into several files"))
     elif not data.strip():
         report = billing.ImportReport()
-        report.add_error(1, "the file is empty")
+        report.add_error(1, _("the file is empty"))
     else:
         report = await billing.import_csv(session, data, now=ctx.clock.now(), dry_run=dry_run, staff_id=user.id,
                                           actor=user.username)

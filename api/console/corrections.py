@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import corrections
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -22,11 +22,16 @@ async def corrections_page(request: Request, user: AgentDep, session: SessionDep
                   labels=corrections.ROLE_LABELS)
 
 
+def _missing(request: Request) -> HTTPException:
+    _ = gettext_for(request)
+    return HTTPException(404, _("No such correction"))
+
+
 async def _detail(request: Request, session, correction_id: int, *, error: str | None = None,
                   status_code: int = 200):
     v = await corrections.view(session, correction_id)
     if v is None:
-        raise HTTPException(404, "No such correction · 该退补任务不存在")
+        raise _missing(request)
     return render(request, "console/correction.html", status_code=status_code, v=v, c=v.correction,
                   labels=corrections.ROLE_LABELS, error=error)
 
@@ -40,7 +45,7 @@ async def correction_page(request: Request, correction_id: int, user: AgentDep, 
 async def correction_reread(request: Request, correction_id: int, user: OperatorDep, session: SessionDep,
                             ctx: CtxDep, volume: str = Form(""), amount: str = Form(""), note: str = Form("")):
     if await corrections.view(session, correction_id) is None:
-        raise HTTPException(404, "No such correction · 该退补任务不存在")
+        raise _missing(request)
     try:
         await corrections.record_reread(session, correction_id=correction_id, staff=user, volume=volume,
                                         amount=amount, note=note, now=ctx.clock.now())
@@ -53,7 +58,7 @@ async def correction_reread(request: Request, correction_id: int, user: Operator
 async def correction_approve(request: Request, correction_id: int, user: AgentDep, session: SessionDep,
                              ctx: CtxDep, note: str = Form("")):
     if await corrections.view(session, correction_id) is None:
-        raise HTTPException(404, "No such correction · 该退补任务不存在")
+        raise _missing(request)
     try:
         await corrections.approve(session, correction_id=correction_id, staff=user, note=note,
                                   now=ctx.clock.now())

@@ -13,12 +13,12 @@ from fastapi.responses import Response
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.files import file_response
-from api.templating import NAV, render
+from api.templating import N_, NAV, render
 from core import audit, notices
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
 
-_NAV_ITEM = {"href": "/console/notices", "label": "Notices 告知单", "role": "agent"}
+_NAV_ITEM = {"href": "/console/notices", "label": N_("Notices"), "role": "agent"}
 if _NAV_ITEM not in NAV:  # listed next to the knowledge view, for every agent
     after = next((i + 1 for i, item in enumerate(NAV) if item["href"] == "/console/knowledge"), len(NAV))
     NAV.insert(after, _NAV_ITEM)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import broadcasts, outages
 from core.clock import LOCAL_TZ, local
 from core.i18n import LOCALES
@@ -35,33 +35,37 @@ class BroadcastAction(StrEnum):
     cancel = "cancel"
 
 
-def _parse_time(value: str, label: str) -> datetime:
+def _parse_time(request: Request, value: str, label: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise outages.OutageError(f"{label}: not a date and time · 时间格式不正确") from None
+        _ = gettext_for(request)
+        raise outages.OutageError(_("%(field)s: not a date and time", field=label)) from None
     return dt.astimezone(LOCAL_TZ) if dt.tzinfo else dt.replace(tzinfo=LOCAL_TZ)
 
 
-def _parse_lines(text: str, parts: int, label: str) -> list[list[str]]:
+def _parse_lines(request: Request, text: str, parts: int, label: str) -> list[list[str]]:
     rows = []
     for n, line in enumerate((text or "").splitlines(), 1):
         if not line.strip():
             continue
         bits = [b for b in _SPLIT.split(line.strip()) if b]
         if len(bits) != parts:
-            raise outages.OutageError(f"{label}, line {n}: expected {parts} parts, e.g. "
-                                      f"{'城东区 人民路' if parts == 2 else '城东区 人民路 12'} · 第{n}行格式不正确")
+            _ = gettext_for(request)
+            raise outages.OutageError(_("%(field)s, line %(line)s: expected %(parts)s parts, e.g. %(example)s",
+                                        field=label, line=n, parts=parts,
+                                        example="城东区 人民路" if parts == 2 else "城东区 人民路 12"))
         rows.append(bits)
     return rows
 
 
-def parse_area(districts: list[str], streets: str, buildings: str) -> dict:
+def parse_area(request: Request, districts: list[str], streets: str, buildings: str) -> dict:
+    _ = gettext_for(request)
     return {
         "districts": districts,
-        "streets": [{"district": d, "street": s} for d, s in _parse_lines(streets, 2, "Streets")],
+        "streets": [{"district": d, "street": s} for d, s in _parse_lines(request, streets, 2, _("Streets"))],
         "buildings": [{"district": d, "street": s, "building": b}
-                      for d, s, b in _parse_lines(buildings, 3, "Buildings")],
+                      for d, s, b in _parse_lines(request, buildings, 3, _("Buildings"))],
     }
 
 
@@ -102,13 +106,15 @@ async def create_outage(
 ):
     form = {"utility": utility, "kind": kind, "districts": districts, "streets": streets, "buildings": buildings,
             "reason_zh": reason_zh, "reason_en": reason_en, "starts_at": starts_at, "restore_at": restore_at}
+    _ = gettext_for(request)
     try:
         if utility not in Utility.__members__ or kind not in OutageKind.__members__:
-            raise outages.OutageError("Choose a utility and a kind · 请选择类别")
+            raise outages.OutageError(_("Choose a utility and a kind"))
         outage = await outages.create_notice(
             session, ctx=ctx, staff=user, utility=Utility(utility), kind=OutageKind(kind), reason_zh=reason_zh,
-            reason_en=reason_en, area=parse_area(districts, streets, buildings),
-            starts_at=_parse_time(starts_at, "Start"), restore_at=_parse_time(restore_at, "Estimated restoration"),
+            reason_en=reason_en, area=parse_area(request, districts, streets, buildings),
+            starts_at=_parse_time(request, starts_at, _("Start")),
+            restore_at=_parse_time(request, restore_at, _("Estimated restoration")),
         )
     except outages.OutageError as e:
         await _recover(session, user)
@@ -172,11 +178,12 @@ async def update_outage(outage_id: int, request: Request, user: OperatorDep, ctx
                         restore_at: Annotated[str, Form()] = "", note_zh: Annotated[str, Form()] = "",
                         note_en: Annotated[str, Form()] = ""):
     outage = await _notice(session, outage_id)
+    _ = gettext_for(request)
     try:
         await outages.follow_up(
             session, ctx=ctx, outage=outage, staff=user, kind=kind, note_zh=note_zh, note_en=note_en,
-            starts_at=_parse_time(starts_at, "New start") if starts_at.strip() else None,
-            restore_at=_parse_time(restore_at, "New estimated restoration") if restore_at.strip() else None,
+            starts_at=_parse_time(request, starts_at, _("New start")) if starts_at.strip() else None,
+            restore_at=_parse_time(request, restore_at, _("New est. restoration")) if restore_at.strip() else None,
         )
     except outages.OutageError as e:
         await _recover(session, user)
@@ -193,11 +200,12 @@ async def edit_draft(
     streets: Annotated[str, Form()] = "", buildings: Annotated[str, Form()] = "",
 ):
     outage = await _notice(session, outage_id)
+    _ = gettext_for(request)
     try:
         await outages.update_draft(session, ctx=ctx, outage=outage, staff=user, reason_zh=reason_zh,
-                                   reason_en=reason_en, area=parse_area(districts, streets, buildings),
-                                   starts_at=_parse_time(starts_at, "Start"),
-                                   restore_at=_parse_time(restore_at, "Estimated restoration"))
+                                   reason_en=reason_en, area=parse_area(request, districts, streets, buildings),
+                                   starts_at=_parse_time(request, starts_at, _("Start")),
+                                   restore_at=_parse_time(request, restore_at, _("Estimated restoration")))
     except outages.OutageError as e:
         await _recover(session, user)
         return await _detail(request, session, ctx, outage, error=str(e), code=400)

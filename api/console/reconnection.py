@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import accounts, reconnection, tickets
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -35,11 +35,12 @@ async def serve(request_id: int, user: OperatorDep, ctx: CtxDep, session: Sessio
 
 
 @router.post("/console/reconnection/seal")
-async def seal(user: OperatorDep, ctx: CtxDep, session: SessionDep,
+async def seal(request: Request, user: OperatorDep, ctx: CtxDep, session: SessionDep,
                number: Annotated[str, Form(max_length=32)] = ""):
+    _ = gettext_for(request)
     account = await accounts.account_by_number(session, number.strip())
     if account is None:
-        return RedirectResponse(f"/console/reconnection?error={quote('no account with that number')}",
+        return RedirectResponse(f"/console/reconnection?error={quote(_('no account with that number'))}",
                                 status_code=303)
     try:
         await reconnection.seal_for_arrears(session, ctx=ctx, account=account, staff=user)

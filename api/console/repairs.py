@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 
 from api.console.tickets import _do
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
+from api.templating import gettext_for
 from core import repairs
 from core.clock import LOCAL_TZ
 from db.models import Ticket
@@ -18,22 +19,25 @@ from db.models import Ticket
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
 
 
-def _local(value: str, what: str) -> datetime | None:
+def _local(value: str, refusal: str) -> datetime | None:
     value = (value or "").strip()
     if not value:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise repairs.RepairError(f"Give the {what} as YYYY-MM-DD HH:MM · 时间格式有误") from None
+        raise repairs.RepairError(refusal) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
 
 
 @router.post("/console/tickets/{number}/arrival")
 async def arrival(number: str, request: Request, user: AgentDep, ctx: CtxDep, session: SessionDep,
                   at: Annotated[str, Form(max_length=32)] = ""):
+    _ = gettext_for(request)
+
     async def go(ticket: Ticket) -> None:
-        await repairs.record_arrival(session, ctx=ctx, ticket=ticket, staff=user, at=_local(at, "arrival time"))
+        at_ = _local(at, _("Give the arrival time as YYYY-MM-DD HH:MM"))
+        await repairs.record_arrival(session, ctx=ctx, ticket=ticket, staff=user, at=at_)
 
     return await _do(request, session, ctx, number, user, go)
 
@@ -50,6 +54,8 @@ async def outcome(number: str, request: Request, user: AgentDep, ctx: CtxDep, se
 async def progress(number: str, request: Request, user: AgentDep, ctx: CtxDep, session: SessionDep,
                    note: Annotated[str, Form(max_length=2000)] = "", name: Annotated[str, Form(max_length=128)] = "",
                    phone: Annotated[str, Form(max_length=32)] = "", day: Annotated[str, Form(max_length=10)] = ""):
+    _ = gettext_for(request)
+
     async def go(ticket: Ticket) -> None:
         new = None
         if day.strip():
@@ -57,7 +63,7 @@ async def progress(number: str, request: Request, user: AgentDep, ctx: CtxDep, s
                 new = datetime.combine(datetime.strptime(day.strip(), "%Y-%m-%d").date(), time(23, 59, 59),
                                        tzinfo=LOCAL_TZ)
             except ValueError:
-                raise repairs.RepairError("Give the new date as YYYY-MM-DD · 日期格式有误") from None
+                raise repairs.RepairError(_("Give the new date as YYYY-MM-DD")) from None
         await repairs.record_progress(session, ctx=ctx, ticket=ticket, staff=user, note=note,
                                       responsible_name=name, responsible_phone=phone, new_deadline=new)
 

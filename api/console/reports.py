@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from api.console import svg
 from api.deps import CtxDep, SessionDep, SupervisorDep
-from api.templating import render
+from api.templating import gettext_for, render
 from core import audit, reports, targets
 from core.csv_export import to_csv
 
@@ -24,25 +24,28 @@ async def reports_page(request: Request, user: SupervisorDep, ctx: CtxDep, sessi
     now = ctx.clock.now()
     period = reports.Period.parse(start, end, now)
     r = await reports.build(session, period=period, now=now)
+    _ = gettext_for(request)
+    no_data = _("no data")
     charts = {
-        "on_time": svg.line([(b, v) for b, v, _ in r.on_time.series], unit="%", y_max=100,
-                            title="On-time rate over time"),
+        "on_time": svg.line([(b, v) for b, v, _n in r.on_time.series], unit="%", y_max=100,
+                            title=_("On-time rate over time")),
         "on_time_kind": svg.bars([(row.label, row.rate) for row in r.on_time.by_kind], unit="%", max_value=100,
-                                 title="On-time rate by kind"),
-        "sat_time": svg.line([(b, v) for b, v, _ in r.satisfaction.series], y_min=1, y_max=10,
-                             title="Satisfaction over time"),
+                                 title=_("On-time rate by kind"), no_data=no_data),
+        "sat_time": svg.line([(b, v) for b, v, _n in r.satisfaction.series], y_min=1, y_max=10,
+                             title=_("Satisfaction over time")),
         "sat_agent": svg.bars([(row.label, row.score) for row in r.satisfaction.by_agent], max_value=10,
-                              title="Satisfaction by agent"),
+                              title=_("Satisfaction by agent"), no_data=no_data),
         "sat_category": svg.bars([(row.label, row.score) for row in r.satisfaction.by_category], max_value=10,
-                                 title="Satisfaction by category"),
-        "volume_kind": svg.bars(list(r.volumes.by_kind.items()), title="Tickets by kind"),
-        "volume_utility": svg.bars(list(r.volumes.by_utility.items()), title="Tickets by utility"),
-        "volume_time": svg.line(r.volumes.series, title="Tickets over time"),
-        "deflection": svg.line([(b, v) for b, v, _ in r.deflection.series], unit="%", y_max=100,
-                               title="Answered by the bot alone"),
+                                 title=_("Satisfaction by category"), no_data=no_data),
+        "volume_kind": svg.bars(list(r.volumes.by_kind.items()), title=_("Tickets by kind"), no_data=no_data),
+        "volume_utility": svg.bars(list(r.volumes.by_utility.items()), title=_("Tickets by utility"),
+                                   no_data=no_data),
+        "volume_time": svg.line(r.volumes.series, title=_("Tickets over time")),
+        "deflection": svg.line([(b, v) for b, v, _n in r.deflection.series], unit="%", y_max=100,
+                               title=_("Answered by the bot alone")),
     }
-    kinds = sorted({k for k, _ in r.volumes.matrix})
-    utilities = sorted({u for _, u in r.volumes.matrix})
+    kinds = sorted({k for k, _u in r.volumes.matrix})
+    utilities = sorted({u for _k, u in r.volumes.matrix})
     return render(request, "console/reports.html", r=r, charts=charts, kinds=kinds, utilities=utilities,
                   sections=SECTIONS, targets=await targets.measure(session, period=period, now=now))
 

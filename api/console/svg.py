@@ -13,8 +13,8 @@ GRID = "#e3e6eb"
 
 
 def bars(items: Sequence[tuple[str, float | None]], *, unit: str = "", max_value: float | None = None,
-         title: str = "") -> Markup:
-    """Horizontal bars, one per (label, value); None is drawn as "no data"."""
+         title: str = "", no_data: str = "no data") -> Markup:
+    """Horizontal bars, one per (label, value); None is drawn as ``no_data`` (in the reader's language)."""
     row, label_w, width = 22, 150, 560
     height = row * max(1, len(items)) + 10
     top = max_value if max_value is not None else max([v for _, v in items if v is not None] or [1]) or 1
@@ -23,7 +23,7 @@ def bars(items: Sequence[tuple[str, float | None]], *, unit: str = "", max_value
         y = 5 + i * row
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(str(label))[:28]}</text>')
         if value is None:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 14}">no data</text>')
+            parts.append(f'<text x="{label_w + 4}" y="{y + 14}">{escape(no_data)}</text>')
             continue
         w = max(1.0, (width - label_w - 70) * float(value) / top)
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{COLOUR}" rx="2"/>')

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
-from api.templating import render
+from api.templating import N_, gettext_for, render
 from core import approvals, audit, handoff, language_guard, tickets
 from core.clock import LOCAL_TZ
 from core.tickets import TRANSITIONS, TicketFilters
@@ -124,12 +124,14 @@ async def ticket_detail(number: str, request: Request, user: AgentDep, ctx: CtxD
 
 async def _do(request: Request, session, ctx, number: str, user: StaffUser, action):
     ticket = await _ticket(session, number)
+    _ = gettext_for(request)
     try:
         await action(ticket)
     except tickets.RequestError as e:
         await session.rollback()
         await session.refresh(user)  # the rollback expired it
-        return await _detail(request, session, ctx, number, user, error=str(e), status_code=e.status_code)
+        # The console's own refusals below are msgids; core's messages pass through unchanged.
+        return await _detail(request, session, ctx, number, user, error=_(str(e)), status_code=e.status_code)
     return RedirectResponse(f"/console/tickets/{ticket.number}", status_code=303)
 
 
@@ -139,7 +141,7 @@ async def assign(number: str, request: Request, user: AgentDep, ctx: CtxDep, ses
     async def go(ticket: Ticket) -> None:
         assignee = await session.get(StaffUser, assignee_id or user.id)
         if assignee is None:
-            raise tickets.InvalidInput("no such member of staff")
+            raise tickets.InvalidInput(N_("no such member of staff"))
         await tickets.assign(session, ctx=ctx, ticket=ticket, staff=user, assignee=assignee)
 
     return await _do(request, session, ctx, number, user, go)
@@ -153,7 +155,7 @@ async def change_status(number: str, request: Request, user: AgentDep, ctx: CtxD
         try:
             target = TicketStatus(to)
         except ValueError:
-            raise tickets.InvalidInput("unknown status") from None
+            raise tickets.InvalidInput(N_("unknown status")) from None
         await tickets.change_status(session, ctx=ctx, ticket=ticket, to=target, staff=user, note=note,
                                     paid=bool(paid))
 
@@ -166,7 +168,7 @@ async def duplicate(number: str, request: Request, user: AgentDep, ctx: CtxDep, 
     async def go(ticket: Ticket) -> None:
         orig = await tickets.get_ticket(session, original.strip()) if original.strip() else None
         if orig is None:
-            raise tickets.InvalidInput("no ticket with that number")
+            raise tickets.InvalidInput(N_("no ticket with that number"))
         await tickets.mark_duplicate(session, ctx=ctx, ticket=ticket, original=orig, staff=user, note=note)
 
     return await _do(request, session, ctx, number, user, go)
@@ -215,7 +217,7 @@ async def move_deadline(number: str, request: Request, user: AgentDep, ctx: CtxD
         try:
             new = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(23, 59, 59), tzinfo=LOCAL_TZ)
         except ValueError:
-            raise tickets.InvalidInput("give the new date as YYYY-MM-DD") from None
+            raise tickets.InvalidInput(N_("give the new date as YYYY-MM-DD")) from None
         await tickets.extend_deadline(session, ctx=ctx, ticket=ticket, staff=user, new_deadline=new, reason=reason)
 
     return await _do(request, session, ctx, number, user, go)

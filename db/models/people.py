@@ -155,6 +155,8 @@ class StaffUser(Base):
     session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # R12: an approval role held besides the console role (team lead, department manager, finance, deputy GM).
     approval_role: Mapped[ApprovalRole | None] = mapped_column(enum_column(ApprovalRole))
+    # The console's language for this person (issue 16): a locale of core.i18n.LOCALES.
+    language: Mapped[str] = mapped_column(String(8), default="zh_Hans", server_default="zh_Hans")
 
 
 class ApiToken(Base):

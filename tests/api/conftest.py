@@ -21,10 +21,16 @@ async def app(ctx: AppContext):
     return create_app(ctx)
 
 
+# The console speaks each staff member's language (default Chinese) and, before login, the browser's. The tests
+# here assert English texts, so the fixture users and the browser are English; tests/console/test_language.py
+# covers Chinese and the switch.
+ENGLISH = {"Accept-Language": "en"}
+
+
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ENGLISH) as c:
         yield c
 
 
@@ -35,6 +41,7 @@ async def staff_users(ctx: AppContext) -> dict[StaffRole, int]:
         for role in StaffRole:
             user = await staff.create_staff(session, username=role.value, display_name=f"{role.value} user",
                                             role=role, password=PASSWORD, now=ctx.clock.now())
+            user.language = "en"
             ids[role] = user.id
         await session.commit()
     return ids

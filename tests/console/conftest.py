@@ -68,5 +68,6 @@ async def agent2(ctx: AppContext, staff_users) -> int:  # noqa: F811
     async with ctx.sessionmaker() as s:
         user = await staff.create_staff(s, username="agent2", display_name="Agent Two", role=StaffRole.agent,
                                         password=PASSWORD, now=ctx.clock.now())
+        user.language = "en"  # like the users of staff_users: these tests read English pages
         await s.commit()
         return user.id

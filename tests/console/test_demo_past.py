@@ -55,6 +55,7 @@ async def test_demo_past_fills_every_chart_and_every_r18_target(ctx, make_client
     async with ctx.sessionmaker() as s:
         sup = (await s.execute(select(StaffUser).where(StaffUser.username == "demo-supervisor"))).scalar_one()
         sup.password_hash = staff.hash_password(PASSWORD)
+        sup.language = "en"  # the chart titles below are the English ones
         await s.commit()
     c = await make_client("demo-supervisor")
     page = (await c.get("/console/reports")).text

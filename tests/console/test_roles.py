@@ -96,6 +96,7 @@ ACCESS: dict[tuple[str, str], StaffRole | str] = {
     ("POST", "/console/knowledge/suggest"): AGENT,
     ("POST", "/console/knowledge/suggestions/{suggestion_id}/{decision}"): SUPERVISOR,
     ("GET", "/console/knowledge/{slug}"): AGENT,
+    ("POST", "/console/language"): LOGIN,  # the person's own console language
     ("GET", "/console/live"): LOGIN,  # checks the login itself (an event stream)
     ("GET", "/console/notices"): AGENT,
     ("GET", "/console/notices/{reference}.pdf"): AGENT,

@@ -49,7 +49,7 @@ async def test_operator_announces_residents_receive_ask_and_restoration(client, 
     await build_town(session, clock.now())
     token = await _login(client, "operator")
     page = await client.get("/console/outages")
-    assert page.status_code == 200 and "New notice" in page.text and "城东区" in page.text
+    assert page.status_code == 200 and "新建停供公告" in page.text and "城东区" in page.text
 
     r = await _create(client, token)
     assert r.status_code == 303
@@ -150,16 +150,16 @@ async def test_pause_resume_cancel_from_the_progress_box(client, ctx, session, c
     bid = (await session.execute(select(OutboxNotification.broadcast_id).limit(1))).scalar_one()
     hx = {"HX-Request": "true", "X-CSRF-Token": token}
     frag = await client.get(f"/console/broadcasts/{bid}/progress", headers={"HX-Request": "true"})
-    assert 'hx-trigger="every 2s"' in frag.text and "Pause" in frag.text
+    assert 'hx-trigger="every 2s"' in frag.text and "暂停" in frag.text  # Pause (staff read Chinese by default)
 
     r = await client.post(f"/console/broadcasts/{bid}/pause", headers=hx)
-    assert r.status_code == 200 and "Resume" in r.text
+    assert r.status_code == 200 and "继续" in r.text
     sender = Sender(ctx, bot, worker_id="t")
     assert await sender.run_once() == 0  # paused: nothing is handed to senders
     r = await client.post(f"/console/broadcasts/{bid}/pause", headers=hx)
     assert r.status_code == 409  # already paused
     r = await client.post(f"/console/broadcasts/{bid}/resume", headers=hx)
-    assert "Pause" in r.text
+    assert "暂停" in r.text
     sender.batch_size = 1
     assert await sender.run_once() == 1
     r = await client.post(f"/console/broadcasts/{bid}/cancel", headers=hx)

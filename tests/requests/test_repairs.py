@@ -106,7 +106,7 @@ async def test_r7_console_forms_record_arrival_outcome_and_progress(ctx, session
     t = await _fault(ctx, session)
     assert (await login(client, "t-agent", "pw-agent")).status_code == 303
     page = await client.get(f"/console/tickets/{t.number}")
-    assert 'id="repair"' in page.text and "Record arrival" in page.text
+    assert 'id="repair"' in page.text and "登记到达" in page.text  # "Record arrival" (staff read Chinese by default)
     token = await token_of(client, f"/console/tickets/{t.number}")
     bad = await client.post(f"/console/tickets/{t.number}/arrival", data={"at": "yesterday", "csrf_token": token})
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text

@@ -119,7 +119,7 @@ async def test_pages_work_under_the_csp_and_resident_files_run_nothing(console_a
         # Closing asks first (data-confirm in common.js, not an inline onsubmit): dismissed, nothing happens.
         await page.click("#close-chat")
         await expect(page.locator(".page-head .badge").first).not_to_have_text("closed")
-        assert any("Close this chat" in d for d in dialogs)
+        assert any("结束对话并发送评价" in d for d in dialogs)  # "Close this chat…?" in the agent's Chinese
         dialogs.clear()
 
         for path in ("/", "/console/queue", "/console/tickets", "/console/appointments", "/console/knowledge",

@@ -37,11 +37,12 @@
     if (e.target.id === "insert-checklist") {
       var slug = document.getElementById("checklist-topic").value;
       var lang = e.target.getAttribute("data-lang") || "zh_Hans";
+      var failed = e.target.getAttribute("data-error");  // in the staff member's language
       fetch("/console/canned/checklist?slug=" + encodeURIComponent(slug) + "&lang=" + encodeURIComponent(lang),
             { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(insert)
-        .catch(function () { alert("Could not load the checklist. 清单加载失败。"); });
+        .catch(function () { alert(failed); });
     }
   });
 

@@ -1,6 +1,7 @@
 // Live updates for console pages: one EventSource per page (URL in data-live); every event is re-dispatched
 // on <body> as "live-<topic>" (and "live-message" for new chat messages) so htmx elements can refresh with
-// hx-trigger="live-queue from:body". Events carry ids only; the HTML is fetched from the server.
+// hx-trigger="live-queue from:body". Events carry ids only; the HTML is fetched from the server. The status
+// titles come translated from the page (data-title-on / data-title-off).
 (function () {
   "use strict";
   var el = document.querySelector("[data-live]");
@@ -17,7 +18,7 @@
       if (topic === "conversation") fire(data.action === "message" ? "live-message" : "live-state", data);
     });
   });
-  source.onopen = function () { el.classList.add("on"); el.title = "live updates connected"; };
-  source.onerror = function () { el.classList.remove("on"); el.title = "reconnecting…"; };
+  source.onopen = function () { el.classList.add("on"); el.title = el.getAttribute("data-title-on") || ""; };
+  source.onerror = function () { el.classList.remove("on"); el.title = el.getAttribute("data-title-off") || ""; };
   window.addEventListener("beforeunload", function () { source.close(); });
 })();
