@@ -24,7 +24,8 @@ import numpy as np
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
-FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known")
+FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known",
+                            "body")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -40,6 +41,7 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         math.log1p(units) / 4.0,  # long rambling questions explain less of themselves
         1.0 if clause else 0.0,  # the best evidence came from one clause of a long message
         sig["known"],  # share of the question any topic explains word by word
+        sig["body"],  # share of the question's words the topic's answer text uses
     ])
 
 

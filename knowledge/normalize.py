@@ -38,6 +38,11 @@ ZH_NOISE: tuple[str, ...] = tuple(sorted({
     "你", "您", "他们", "她们", "他", "她", "那个", "这个", "一下", "一些", "请", "帮我", "帮忙",
     "吗", "呢", "啊", "吧", "呀", "哦", "嘛", "哈", "啦", "了", "的", "呗", "哇", "喔", "噢", "哎",
     "唉", "嗯", "额", "呃", "在哪里", "在哪儿", "在哪", "哪里", "哪儿", "哪些", "哪个", "哪", "是",
+    # Dialect question words and pronouns (issue 14: 咋个, 啥子, 俺, 咱), and the fillers of a
+    # told story (刚才, 听说, 到底...): none is part of a topic's words.
+    "咋个", "咋样", "啥子", "俺们", "俺", "咱们", "咱", "晓得", "撒", "噻", "一下子", "就是", "已经",
+    "刚才", "刚刚", "总是", "老是", "到底", "具体", "大概", "好像", "觉得", "不知道", "知道", "听说",
+    "然后", "而且", "其实", "反正", "那么", "这样", "那样", "这些", "那些", "有点",
 }, key=len, reverse=True))
 _ZH_NOISE_RE = re.compile("|".join(map(re.escape, ZH_NOISE)))
 
@@ -53,6 +58,9 @@ just also very really too some any all much many more most get got getting want 
 know tell let lets help question ask asking anyone someone somebody something anything
 im ive id its s t d ll m re ve
 asap thnx thnks tks ty u ur r sb sth wat wht pl pls plse plz kindly urgent urgently
+because since every through another anyway said say says yesterday again already still yet even
+ever ago though although while until till maybe perhaps actually basically literally seriously
+probably anyone everyone everything thing things stuff lot lots bit guys
 """.split())  # noqa: SIM905 - a word list reads better as text
 
 # Light English stemming: enough to join "meters/meter", "charged/charge", "leaking/leak".
@@ -68,6 +76,8 @@ _EN_KEEP = frozenset({"gas", "bus", "yes", "this", "is", "was", "has", "ies", "a
 # Colloquial synonyms folded into the word the topics use (applied to index and query alike).
 ZH_SYNONYMS: dict[str, str] = {
     "煤气": "燃气", "天然气": "燃气", "弄丢": "丢", "丢失": "丢", "遗失": "丢", "购买": "买", "购气": "买气",
+    # Dialect words and variant characters (issue 14).
+    "屋头": "家", "屋里头": "家", "莫得": "没有", "整丢": "丢", "搞丢": "丢", "帐": "账",
 }
 _ZH_SYNONYM_RE = re.compile("|".join(map(re.escape, sorted(ZH_SYNONYMS, key=len, reverse=True))))
 EN_SYNONYMS: dict[str, str] = {
@@ -79,6 +89,14 @@ EN_SYNONYMS: dict[str, str] = {
     "info": "information", "addr": "address", "hrs": "hours", "hr": "hour", "tel": "phone", "ph": "phone",
     "pymt": "payment", "pmt": "payment", "ppl": "people", "b4": "before", "bak": "back", "bcz": "because",
     "cuz": "because", "bc": "because", "msg": "message", "govt": "government", "recon": "reconnect",
+    # Everyday words for what the topics name otherwise (both sides fold, so IDF stays honest).
+    "apartment": "flat", "apartments": "flat", "condo": "flat", "faucet": "tap", "faucets": "tap",
+    "odour": "smell", "odor": "smell", "stink": "smell", "stinks": "smell", "smelly": "smell",
+    "helpline": "hotline", "telephone": "phone", "cellphone": "phone", "landlord": "owner",
+    "renter": "tenant", "renters": "tenant", "mum": "parent", "mom": "parent", "mother": "parent",
+    "dad": "parent", "father": "parent", "parents": "parent", "grandma": "relative", "granny": "relative",
+    "grandmother": "relative", "grandpa": "relative", "grandfather": "relative", "wife": "relative",
+    "husband": "relative", "spouse": "relative", "relatives": "relative",
 }
 
 
@@ -129,7 +147,9 @@ _UNIT_WORD = {"vol": ("立方", "m3"), "money": ("钱", "cost"), "month": ("个�
 def _unit(m: re.Match[str]) -> str:
     kind = next(k for k, v in m.groupdict().items() if v is not None)
     zh, en = _UNIT_WORD[kind]
-    return f" {zh if _CJK_RE.match(m.group(1)) else en} "
+    # A Chinese unit stays part of its phrase ("存1000块进去" -> 存钱进去: the bigram 存钱 is
+    # the evidence); an English one is a word of its own.
+    return zh if _CJK_RE.match(m.group(1)) else f" {en} "
 
 
 def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
@@ -142,13 +162,43 @@ def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
     return _SEP_RE.sub(" ", text).strip()
 
 
+# Irregular forms residents use in place of the base form the topics use ("paid my bill", "the
+# card is broken", "bought a flat") and British / American spellings: folded before stemming.
+EN_IRREGULAR: dict[str, str] = {
+    "paid": "pay", "bought": "buy", "sold": "sell", "broke": "break", "broken": "break",
+    "went": "go", "gone": "go", "came": "come", "took": "take", "taken": "take", "gave": "give",
+    "given": "give", "left": "leave", "stole": "steal", "stolen": "steal", "froze": "freeze",
+    "frozen": "freeze", "burnt": "burn", "ran": "run", "spent": "spend", "built": "build",
+    "told": "tell", "sent": "send", "lit": "light", "fell": "fall", "fallen": "fall", "hung": "hang",
+    "colour": "color", "odour": "odor", "neighbour": "neighbor", "favour": "favor", "behaviour": "behavior",
+    "labour": "labor", "metre": "meter", "metres": "meter", "centre": "center", "litre": "liter",
+    "litres": "liter", "licence": "license", "cheque": "check", "programme": "program",
+    "cancelled": "cancel", "cancelling": "cancel", "travelled": "travel", "travelling": "travel",
+    "newly": "new", "higher": "high", "highest": "high", "larger": "large", "bigger": "big",
+    "lower": "low", "cheaper": "cheap", "longer": "long", "later": "late", "earlier": "early",
+}
+_DOUBLE_KEEP = frozenset("lsz")  # fill, pass, buzz: a real double letter, not one doubled by -ing/-ed
+
+
 def en_stem(word: str) -> str:
+    word = EN_IRREGULAR.get(word, word)
     if len(word) <= 3 or word in _EN_KEEP:
         return word
     for suffix, repl, min_stem in _EN_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
             word = word[: -len(suffix)] + repl
+            # "running/run", "stopped/stop", "snapped/snap": undo the doubled final consonant.
+            if (suffix in ("ing", "ed") and len(word) >= 4 and word[-1] == word[-2]
+                    and word[-1] not in _DOUBLE_KEEP and word[-1] not in "aeiou"):
+                word = word[:-1]
             break
+    else:
+        # "-ly" adverbs meet their adjective ("suddenly/sudden", "temporarily/temporary"); short
+        # stems are left alone ("apply", "supply", "family" are not adverbs).
+        if word.endswith("ily") and len(word) >= 7:
+            word = word[:-3] + "y"
+        elif word.endswith("ly") and len(word) >= 7 and not word.endswith("ply"):
+            word = word[:-2]
     # "charge/charged/charging", "rate/rates" -> same stem (a final e is dropped whether or not
     # a suffix was, so "rates" -> "rat" meets "rate" -> "rat")
     if len(word) >= 4 and word.endswith("e"):

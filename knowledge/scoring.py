@@ -22,7 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from knowledge.features import COVER_PINYIN, Unit
+from knowledge.features import KNOWN_LEVEL, Unit, unit_weight
 from knowledge.index import TopicIndex
 from knowledge.models import Utility
 
@@ -33,6 +33,8 @@ MIX_COVERAGE = 0.4
 MIX_IDF = 0.2
 MIX_DICE = 0.2
 MIX_NAME = 0.2
+MIX_BODY = 0.05
+MIX_TOTAL = MIX_COVERAGE + MIX_IDF + MIX_DICE + MIX_NAME + MIX_BODY  # scores stay within 0-100
 # Above this many topics a question is scored against the topics of its most selective features
 # only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
 CANDIDATE_BUDGET = 2500
@@ -124,7 +126,8 @@ class Scorer(TopicIndex):
         q, units = self._query(text)
         if not q or not n:
             z = np.zeros(n)
-            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units),
+            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "body": z, "util": np.ones(n), "known": z},
+                    len(units),
                     None)
         post = self._topic_post
         cand = self._candidates(q, units) if only is None else only
@@ -141,9 +144,14 @@ class Scorer(TopicIndex):
         # Only topics some unit touches get a column, so the matrix does not grow with the
         # catalogue (at 20,000 topics a dense one was most of the cost of a question).
         # Identical units (a repeated word, a pasted question) are computed once and counted.
-        counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
+        # Function characters (的, 要, 去...) weigh less: a story told around the request is mostly
+        # made of them, and no topic needs to explain them.
+        counts: dict[tuple[tuple[str, float], ...], float] = defaultdict(float)
+        total = 0.0
         for unit in units:
-            counts[tuple(unit)] += 1
+            w = unit_weight(unit)
+            counts[tuple(unit)] += w
+            total += w
         unit_of: list[int] = []
         levels: list[float] = []
         cols: list[np.ndarray] = []
@@ -164,19 +172,32 @@ class Scorer(TopicIndex):
                           np.repeat(np.asarray(levels, dtype=np.float32), lens))
             mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
             level = level.reshape(len(counts), width)
-            cov[touched] = (mult @ level).astype(np.float64) / len(units)
+            cov[touched] = (mult @ level).astype(np.float64) / total
             # Share of the question some topic explains at word level (bigram or homophone): whole
             # words no topic uses ("天气", "股票") mark off-topic questions whatever topic is best.
-            known = float(mult @ (level.max(axis=1) >= COVER_PINYIN)) / len(units)
+            known = float(mult @ (level.max(axis=1) >= KNOWN_LEVEL)) / total
         else:
             known = 0.0
 
+        # Answer-text share: IDF-weighted (over the topics' answer texts) share of the question's
+        # words (character bigrams, English words) that the topic's own answer uses.
+        body = np.zeros(n)
+        bw_total = 0.0
+        for f, w in q.items():
+            if f[0] in "bw":
+                bw = w / self._idf.get(f, self._unknown_idf) * self._body_idf.get(f, self._unknown_idf)
+                bw_total += bw
+                tp = post.get("B:" + f)
+                if tp is not None:
+                    body[tp] += bw
+        if bw_total:
+            body /= bw_total
         # IDF share and phrase overlap: one weighted bincount each over all matched postings.
         wq = sum(q.values())
         matched = [(f, w) for f, w in q.items() if f in post]
         if not matched:
             z = np.zeros(n)
-            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
+            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "body": body, "util": ones},
                           None if compact else cand, n_all if not compact else n, known)
             return sig, len(units), cand if compact else None
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
@@ -202,7 +223,7 @@ class Scorer(TopicIndex):
             (cued,) = cues
             utility = self._utility if cand is None else self._utility[cand]
             util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
-        out = {"cov": cov, "idf": idf, "mass": mass, "util": util}
+        out = {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body}
         if only is not None and len(only) <= CLAUSE_TOPICS:
             hit, topic_of, ov = self._overlap_of_topics(only, matched)
         else:
@@ -286,8 +307,9 @@ class Scorer(TopicIndex):
 
     @staticmethod
     def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
-        mix = MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
-        return 100.0 * s["util"] * mix
+        mix = (MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
+               + MIX_BODY * s["body"])
+        return (100.0 / MIX_TOTAL) * s["util"] * mix
 
     def scores(self, text: str) -> np.ndarray:
         """Score 0-100 of every topic (index order) for a question."""
