@@ -19,6 +19,7 @@ LONG_UNITS = 14
 MAX_CLAUSES = 6
 MIN_CLAUSE_UNITS = 2
 CLAUSE_DISCOUNT = 0.95
+CLAUSE_SHARE = 0.4
 _CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；、\n：:~～…]+|\s{1,}(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+"
                            r"|但是|可是|不过|所以|想问问|想问|请问|问一下|问问|麻烦|现在")
 
@@ -47,11 +48,14 @@ def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, 
         if cand is not None:  # candidates are sorted: the topic ids stay sorted
             only = cand[idx]
     merged = False
+    whole = scores
     for part in split_clauses(text, scorer._max_input):
         csig, cunits, _ = scorer._signals(part, only, compact=True)
         if cunits < MIN_CLAUSE_UNITS or len(csig["cov"]) != len(idx):
             continue
-        cscores = CLAUSE_DISCOUNT * scorer._mix(csig)
+        # A clause speaks for a topic as far as the whole message agrees: a stray clause ("房子")
+        # can match some topic's name by chance, the request's clause has the message behind it.
+        cscores = CLAUSE_DISCOUNT * (CLAUSE_SHARE * scorer._mix(csig) + (1.0 - CLAUSE_SHARE) * whole[idx])
         better = cscores > scores[idx]
         if better.any():
             if not merged:  # copy before the first write
