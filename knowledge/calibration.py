@@ -25,7 +25,7 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
 FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known",
-                            "body")
+                            "body", "margin_log")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -42,6 +42,8 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         1.0 if clause else 0.0,  # the best evidence came from one clause of a long message
         sig["known"],  # share of the question any topic explains word by word
         sig["body"],  # share of the question's words the topic's answer text uses
+        # The first points of lead count most: 2 points ahead is a near tie, 30 or 40 both clear.
+        math.log1p(50.0 * max(0.0, score - second) / 100.0) / math.log1p(50.0),
     ])
 
 

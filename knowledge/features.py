@@ -32,7 +32,6 @@ TYPO_ANY_FIRST_LETTER = 8  # shorter words are only corrected to words with the 
 COVER_BIGRAM = 1.0  # part of a character bigram the topic uses
 COVER_PINYIN = 0.85  # part of a homophone bigram
 COVER_CHAR = 0.5  # the character alone appears in the topic
-COVER_BODY = 0.0  # the word (character bigram / English word) appears only in the topic's answer text
 # A unit explained at this level or better is a word some topic uses (a bigram, a homophone, a
 # corrected typo) rather than a lone character or a word of an answer text.
 KNOWN_LEVEL = 0.6
@@ -101,10 +100,9 @@ def query_units(zh_runs: Sequence[str], words: Sequence[str], factors: dict[str,
                 if 0 <= j < len(run) - 1:
                     unit.append(("b:" + run[j: j + 2], COVER_BIGRAM))
                     unit.append((f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
-                    unit.append(("B:b:" + run[j: j + 2], COVER_BODY))
             units.append(unit)
     for word in words:
-        units.append([("w:" + word, factors.get(word, 1.0)), ("B:w:" + word, COVER_BODY * factors.get(word, 1.0))])
+        units.append([("w:" + word, factors.get(word, 1.0))])
     return units
 
 

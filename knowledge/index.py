@@ -126,8 +126,8 @@ class TopicIndex:
                     and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
                 self._cue[f] = top
 
-        # The topics' answer texts: words residents echo from them explain a question weakly
-        # (coverage, knowledge/features.py COVER_BODY) and give the `body` signal (scoring.py).
+        # The topics' answer texts: words residents echo from them give the `body` signal
+        # (scoring.py). Kept apart from the names and questions: they are not coverage.
         b_post: dict[str, list[int]] = defaultdict(list)
         for ti, topic in enumerate(topics):
             for f in body_features(topic_body(topic)):

@@ -97,6 +97,27 @@ EN_SYNONYMS: dict[str, str] = {
     "dad": "parent", "father": "parent", "parents": "parent", "grandma": "relative", "granny": "relative",
     "grandmother": "relative", "grandpa": "relative", "grandfather": "relative", "wife": "relative",
     "husband": "relative", "spouse": "relative", "relatives": "relative",
+    # A small utility thesaurus: residents' words folded into one word per meaning, and nouns of
+    # action into their verb ("inspection/inspector/inspect", "payment/pay").
+    "faulty": "broken", "defective": "broken", "busted": "broken", "damaged": "broken", "damage": "broken",
+    "fix": "repair", "fixed": "repair", "fixing": "repair", "fixes": "repair", "mend": "repair",
+    "repairs": "repair", "repairman": "technician", "engineer": "technician", "serviceman": "technician",
+    "installer": "technician", "fitter": "technician", "employee": "staff", "worker": "staff",
+    "cooker": "stove", "cookers": "stove", "hob": "stove", "burner": "stove", "furnace": "boiler",
+    "geyser": "heater", "gauge": "meter", "fume": "smell", "fumes": "smell",
+    "rusty": "brown", "muddy": "brown", "murky": "brown", "discolored": "brown", "discoloured": "brown",
+    "misplaced": "lost", "missing": "lost", "relocate": "move", "relocated": "move", "relocation": "move",
+    "reroute": "move", "shift": "move", "uninstall": "remove", "statement": "bill", "pricey": "expensive",
+    "impolite": "rude", "unprofessional": "rude", "disrespectful": "rude", "senior": "elderly",
+    "pensioner": "elderly", "handicapped": "disabled", "wheelchair": "disabled", "docs": "documents",
+    "papers": "documents", "hookup": "connect", "hook": "connect",
+    "connection": "connect", "connections": "connect", "reconnection": "reconnect",
+    "disconnection": "disconnect", "inspection": "inspect", "inspections": "inspect", "inspector": "inspect",
+    "inspectors": "inspect", "installation": "install", "suspension": "suspend", "application": "apply",
+    "applications": "apply", "applicant": "apply", "request": "apply", "payment": "pay", "payments": "pay",
+    "prepayment": "prepay", "prepaid": "prepay", "replacement": "replace", "adjustment": "adjust",
+    "complaint": "complain", "complaints": "complain", "modification": "modify", "correction": "correct",
+    "registration": "register", "cancellation": "cancel", "restoration": "restore",
 }
 
 
@@ -152,9 +173,21 @@ def _unit(m: re.Match[str]) -> str:
     return zh if _CJK_RE.match(m.group(1)) else f" {en} "
 
 
+_NEGATION_RE = re.compile(r"(?:\b(wo|ca|sha))?n't\b")
+_NEGATION_BASE = {"wo": "will", "ca": "can", "sha": "shall"}
+
+
+def _negation(m: re.Match[str]) -> str:
+    base = m.group(1)
+    return f"{_NEGATION_BASE[base]} not" if base else " not"
+
+
 def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
     """NFKC (full-width -> half-width), case fold, traditional -> simplified, separators -> space."""
     text = unicodedata.normalize("NFKC", text[: limit * 2])[:limit].casefold()
+    if "'" in text or "’" in text:
+        # "won't heat", "doesn't work": the negation is kept as "not", not as the word "won".
+        text = _NEGATION_RE.sub(_negation, text.replace("’", "'"))
     if any(c.isdigit() for c in text):
         text = _UNIT_RE.sub(_unit, text)
     if _CJK_RE.search(text):
