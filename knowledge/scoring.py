@@ -33,7 +33,7 @@ MIX_COVERAGE = 0.4
 MIX_IDF = 0.2
 MIX_DICE = 0.2
 MIX_NAME = 0.2
-MIX_BODY = 0.05
+MIX_BODY = 0.15
 MIX_TOTAL = MIX_COVERAGE + MIX_IDF + MIX_DICE + MIX_NAME + MIX_BODY  # scores stay within 0-100
 # Above this many topics a question is scored against the topics of its most selective features
 # only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
