@@ -42,6 +42,10 @@ UNKNOWN_DF_SHARE = 0.02
 # UTILITY_CUE_SPREAD of that utility's topics (knowledge/scoring.py scales the other utilities).
 UTILITY_CUE_SHARE = 0.7
 UTILITY_CUE_SPREAD = 0.4
+# An unknown English word sharing its first PREFIX_MIN letters, and PREFIX_SHARE of the shorter
+# word, with an index word is read as another form of it.
+PREFIX_MIN = 5
+PREFIX_SHARE = 0.75
 
 
 class TopicIndex:
@@ -157,12 +161,34 @@ class TopicIndex:
             return self._correct_short(word)
         hit = process.extractOne(word, self._vocab, scorer=OSA.distance, score_cutoff=edits)
         if hit is None:
-            return None
+            return self._correct_prefix(word)
         # A short word with another first letter is more often a different real word than a
         # typo ("hold" is not "cold", "see" is not "fee"): people rarely mistype the first letter.
         if hit[0][0] != word[0] and len(word) < TYPO_ANY_FIRST_LETTER:
             return None
         return self._fold.get(hit[0], hit[0]), TYPO_PENALTY ** hit[1]
+
+    def _correct_prefix(self, word: str) -> tuple[str, float] | None:
+        """Another form of an index word, by a long shared beginning that the light stemmer did
+        not join ("accurat"/"accuracy", "interruption"/"interrupt", "electrician"/"electric")."""
+        best: tuple[int, str] | None = None
+        tie = False
+        for w in self._vocab:
+            n = min(len(w), len(word))
+            if n < PREFIX_MIN or w[:PREFIX_MIN] != word[:PREFIX_MIN]:
+                continue
+            k = PREFIX_MIN
+            while k < n and w[k] == word[k]:
+                k += 1
+            if k < PREFIX_SHARE * n:
+                continue
+            if best is None or k > best[0]:
+                best, tie = (k, w), False
+            elif k == best[0] and w != best[1]:
+                tie = True
+        if best is None or tie:
+            return None
+        return self._fold.get(best[1], best[1]), TYPO_PENALTY
 
     def _correct_short(self, word: str) -> tuple[str, float] | None:
         """A three-letter word missing one inner letter of a four-letter index word ("lek" ->
