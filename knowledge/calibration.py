@@ -18,6 +18,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Calibration:
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path}: features {data['features']} do not match {FEATURES}; re-run bench/faq/tune.py")
 
-        def model(d: dict) -> Logistic:
+        def model(d: dict[str, Any]) -> Logistic:
             return Logistic(np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]))
 
         return cls(model(data["answer"]), model(data["in_domain"]))

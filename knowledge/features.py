@@ -94,12 +94,15 @@ def query_units(zh_runs: Sequence[str], words: Sequence[str], factors: dict[str,
         if len(run) == 1:
             units.append([("c:" + run, COVER_CHAR), ("p:" + syl[0], COVER_CHAR)])
             continue
+        pairs = [(("b:" + run[j: j + 2], COVER_BIGRAM), (f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
+                 for j in range(len(run) - 1)]
+        last = len(run) - 1
         for i, ch in enumerate(run):
             unit = [("c:" + ch, COVER_CHAR)]
-            for j in (i - 1, i):
-                if 0 <= j < len(run) - 1:
-                    unit.append(("b:" + run[j: j + 2], COVER_BIGRAM))
-                    unit.append((f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
+            if i:
+                unit += pairs[i - 1]
+            if i < last:
+                unit += pairs[i]
             units.append(unit)
     for word in words:
         units.append([("w:" + word, factors.get(word, 1.0))])

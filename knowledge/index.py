@@ -78,15 +78,15 @@ class TopicIndex:
             topic_feats.append(seen)
 
         df: dict[str, int] = defaultdict(int)
-        for feats in topic_feats:
-            for f in feats:
+        for topic_set in topic_feats:
+            for f in topic_set:
                 df[f] += 1
         self._idf: dict[str, float] = {f: self._idf_of(d) for f, d in df.items()}
         self._unknown_idf = self._idf_of(max(1.0, UNKNOWN_DF_SHARE * n))
 
         t_post: dict[str, list[int]] = defaultdict(list)
-        for ti, feats in enumerate(topic_feats):
-            for f in feats:
+        for ti, topic_set in enumerate(topic_feats):
+            for f in topic_set:
                 t_post[f].append(ti)
         p_post: dict[str, list[int]] = defaultdict(list)
         p_weight = np.zeros(len(phrase_feats))
@@ -109,6 +109,9 @@ class TopicIndex:
         self._pf_indptr[1:] = np.cumsum([len(feats) for feats in phrase_feats])
         self._pf_ids = np.fromiter((self._feature_id[f] for feats in phrase_feats for f in feats), dtype=np.int32,
                                    count=int(self._pf_indptr[-1]))
+        # Topic t's entries of that table are [entry_start[t], entry_start[t+1]); entry -> phrase.
+        self._topic_entry_start = self._pf_indptr[self._topic_phrase_start]
+        self._entry_phrase = np.repeat(np.arange(len(phrase_feats), dtype=np.int32), np.diff(self._pf_indptr))
         # 1 / weight for names (titles, keywords), 0 for questions: name containment is one product.
         # (Weights are > 0: a phrase without features is never indexed.)
         self._name_inv_weight = np.where(self._phrase_is_name, 1.0 / np.maximum(p_weight, 1e-12), 0.0)

@@ -11,8 +11,9 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import opencc
-from opencc import OpenCC
+import opencc  # type: ignore[import-untyped, unused-ignore]
+from opencc import OpenCC  # type: ignore[import-untyped, unused-ignore]
+from pypinyin.pinyin_dict import pinyin_dict
 
 # Raw characters looked at per message. Real questions are far shorter; a 20,000-character paste
 # must not cost more than a normal question.
@@ -146,7 +147,8 @@ def _t2s_triggers() -> frozenset[str]:
 def to_simplified(text: str) -> str:
     triggers = _t2s_triggers()
     if not triggers.isdisjoint(text):
-        return _t2s().convert(text)
+        converted: str = _t2s().convert(text)
+        return converted
     return text
 
 
@@ -273,8 +275,6 @@ def _syllables() -> dict[str, str]:
     A table lookup per character is ~100x cheaper than calling pypinyin per query, and reading
     characters one by one keeps index and query consistent.
     """
-    from pypinyin.pinyin_dict import pinyin_dict
-
     table: dict[str, str] = {}
     for cp, readings in pinyin_dict.items():
         s = unicodedata.normalize("NFD", readings.split(",", 1)[0])
@@ -295,4 +295,5 @@ def syllable(char: str) -> str:
 
 
 def pinyin(run: str) -> list[str]:
-    return [syllable(c) for c in run]
+    table = _syllables()
+    return [table.get(c, c) for c in run]
