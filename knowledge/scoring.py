@@ -39,7 +39,10 @@ MIX_TOTAL = MIX_COVERAGE + MIX_IDF + MIX_DICE + MIX_NAME + MIX_BODY  # scores st
 # Above this many topics a question is scored against the topics of its most selective features
 # only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
 CANDIDATE_BUDGET = 2500
-PHRASE_POSTING_CAP = 8 * CANDIDATE_BUDGET
+# Above CANDIDATE_BUDGET topics, features in more phrases than this (words of every page's
+# template: 材料, 多少钱, 要) are left out of the phrase overlap (Dice / name): their IDF is near
+# zero, and reading their postings was most of the cost of a long message at 20,000 topics.
+PHRASE_POSTING_CAP = 4 * CANDIDATE_BUDGET
 CLAUSE_TOPICS = 64
 
 
@@ -266,22 +269,33 @@ class Scorer(TopicIndex):
         p_lists = [self._phrase_post[f] for f, _ in matched]
         p_weights = weights
         if cand is not None:
-            # Large catalogue: features found in more phrases than the candidates have in all
-            # (single common characters) are left out of the phrase overlap. Their IDF weight is
-            # small, and reading their postings was most of the cost of a question at 20,000 topics.
+            # Large catalogue: features found in more than PHRASE_POSTING_CAP phrases are left
+            # out of the phrase overlap (see there).
             keep_f = np.fromiter((len(p) <= PHRASE_POSTING_CAP for p in p_lists), dtype=bool, count=len(p_lists))
             if not keep_f.all() and keep_f.any():
                 p_lists = [p for p, k in zip(p_lists, keep_f, strict=True) if k]
                 p_weights = weights[keep_f]
         p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
-        ov_all = np.bincount(np.concatenate(p_lists), np.repeat(p_weights, p_lens))
+        entries = np.concatenate(p_lists)
+        entry_w = np.repeat(p_weights, p_lens)
+        if cand is not None and pos is not None:
+            # Only the candidates' phrases count. They are contiguous per topic and candidates are
+            # in topic order, so they have a compact numbering: the bincount and its scan cover
+            # those (~20,000 at 20,000 topics) instead of all ~360,000 phrases.
+            top = pos[self._phrase_topic[entries]]
+            keep = np.flatnonzero(top >= 0)
+            top = top[keep]
+            c_start = self._topic_phrase_start[cand]
+            c_count = self._topic_phrase_start[cand + 1] - c_start
+            c_first = np.cumsum(c_count) - c_count
+            ov_c = np.bincount(entries[keep] - c_start[top] + c_first[top], entry_w[keep],
+                               minlength=int(c_count.sum()))
+            local = np.flatnonzero(ov_c > 0)
+            topic_of = np.searchsorted(c_first, local, side="right") - 1
+            return c_start[topic_of] + (local - c_first[topic_of]), topic_of, ov_c[local]
+        ov_all = np.bincount(entries, entry_w)
         hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
-        topic_of = self._phrase_topic[hit]
-        if pos is not None:
-            topic_of = pos[topic_of]
-            keep = topic_of >= 0
-            hit, topic_of = hit[keep], topic_of[keep]
-        return hit, topic_of, ov_all[hit]
+        return hit, self._phrase_topic[hit], ov_all[hit]
 
     def _overlap_of_topics(self, only: np.ndarray, matched: list[tuple[str, float]]
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
