@@ -22,6 +22,7 @@ MAX_CLAUSES = 6
 MIN_CLAUSE_UNITS = 2
 CLAUSE_DISCOUNT = 0.95
 CLAUSE_SHARE = 0.4
+LONG_POSTING = 32  # a posting this many times longer than the topics looked at is binary-searched
 _CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；、\n：:~～…]+|\s{1,}(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+"
                            r"|但是|可是|不过|所以|想问问|想问|请问|问一下|问问|麻烦|现在")
 
@@ -45,7 +46,7 @@ def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, 
     # Clauses are scored in the compact index of the message's best topics.
     idx = np.arange(len(scores))
     only = idx
-    if scorer._n_topics > scoring.CLAUSE_TOPICS:
+    if scorer._n_topics > scoring.CLAUSE_ALL_TOPICS:
         only = idx = np.sort(np.asarray(scorer._top(scores, scoring.CLAUSE_TOPICS), dtype=np.int64))
         if cand is not None:  # candidates are sorted: the topic ids stay sorted
             only = cand[idx]
@@ -174,14 +175,15 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
 
 
 def _membership(scorer: Scorer, only: np.ndarray, feats: list[str], t: int) -> np.ndarray:
-    """(feature x topic) 0/1 matrix over the topics ``only`` (sorted ids): short postings are
-    mapped all at once, a long one (a common character) by a binary search per topic."""
+    """(feature x topic) 0/1 matrix over the topics ``only`` (sorted ids): postings are mapped all
+    at once, except a very long one (a common character at 20,000 topics), which is searched for
+    each of the topics instead."""
     m = np.zeros((len(feats), t))
     short: list[np.ndarray] = []
     short_rows: list[int] = []
     for fi, f in enumerate(feats):
         tp = scorer._topic_post[f]
-        if len(tp) > 4 * t:
+        if len(tp) > LONG_POSTING * t:
             at = np.minimum(np.searchsorted(tp, only), len(tp) - 1)
             m[fi, tp[at] == only] = 1.0
         else:

@@ -43,7 +43,11 @@ CANDIDATE_BUDGET = 2500
 # template: 材料, 多少钱, 要) are left out of the phrase overlap (Dice / name): their IDF is near
 # zero, and reading their postings was most of the cost of a long message at 20,000 topics.
 PHRASE_POSTING_CAP = 4 * CANDIDATE_BUDGET
-CLAUSE_TOPICS = 64
+# The clauses of a long message are scored against every topic of a catalogue of up to
+# CLAUSE_ALL_TOPICS topics, and against the whole message's CLAUSE_TOPICS best topics above that
+# (a clause only lifts a topic the whole message already ranks: its score is 60 % the message's).
+CLAUSE_ALL_TOPICS = 64
+CLAUSE_TOPICS = 16
 
 
 def _expand(out: dict[str, np.ndarray], cand: np.ndarray | None, n_all: int, known: float) -> dict[str, np.ndarray]:
@@ -88,7 +92,7 @@ class _Restricted:
 
     def __init__(self, post: dict[str, np.ndarray], pos: np.ndarray, only: np.ndarray) -> None:
         self._post, self._pos, self._only = post, pos, only
-        self._few = len(only) <= CLAUSE_TOPICS
+        self._few = len(only) <= CLAUSE_ALL_TOPICS
         self._memo: dict[str, np.ndarray] = {}  # a feature is read for coverage, IDF and evidence
 
     def get(self, f: str) -> np.ndarray | None:
@@ -124,8 +128,7 @@ class Scorer(TopicIndex):
     def signals(self, text: str) -> dict[str, np.ndarray]:
         return self._signals(text)[0]
 
-    def _signals(self, text: str, only: np.ndarray | None = None, *, compact: bool = False
-                 ) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
+    def _signals(self, text: str, *, compact: bool = False) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
         """Per-topic evidence, the number of units of the question, and with ``compact`` the
         topics the arrays stand for (None: every topic, in catalogue order). Signals, each in 0..1:
 
@@ -145,7 +148,7 @@ class Scorer(TopicIndex):
                     len(units),
                     None)
         post: Postings = self._topic_post
-        cand = self._candidates(q, units) if only is None else only
+        cand = self._candidates(q, units)
         if cand is not None:
             # Large catalogue: work on the candidate topics only, in a compact index space.
             pos = np.full(n_all, -1, dtype=np.int64)
@@ -244,16 +247,16 @@ class Scorer(TopicIndex):
             utility = self._utility if cand is None else self._utility[cand]
             util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
         out = {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body}
-        if only is not None and len(only) <= CLAUSE_TOPICS:
-            hit, topic_of, ov = self._overlap_of_topics(only, matched)
-        else:
-            hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
+        hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
         best_dice = np.zeros(n)
         best_name = np.zeros(n)
         if len(topic_of):
             # Phrases are stored topic by topic and ``hit`` is in phrase order, so each topic's
             # phrases are one run: a per-topic maximum is one reduceat (np.maximum.at is slower).
-            first = np.flatnonzero(np.r_[True, topic_of[1:] != topic_of[:-1]])
+            change = np.empty(len(topic_of), dtype=bool)
+            change[0] = True
+            np.not_equal(topic_of[1:], topic_of[:-1], out=change[1:])
+            first = np.flatnonzero(change)
             best_dice[topic_of[first]] = np.maximum.reduceat(2.0 * ov / (wq + self._phrase_weight[hit]), first)
             # ov / pw for names, else 0
             best_name[topic_of[first]] = np.maximum.reduceat(ov * self._name_inv_weight[hit], first)
@@ -296,26 +299,6 @@ class Scorer(TopicIndex):
         ov_all = np.bincount(entries, entry_w)
         hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
         return hit, self._phrase_topic[hit], ov_all[hit]
-
-    def _overlap_of_topics(self, only: np.ndarray, matched: list[tuple[str, float]]
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Overlap of every phrase of a few topics, read from the phrase -> feature table."""
-        wvec = np.zeros(len(self._feature_id) + 1)
-        for f, w in matched:
-            fid = self._feature_id.get(f)
-            if fid is not None:
-                wvec[fid] = w
-        starts, ends = self._topic_phrase_start[only], self._topic_phrase_start[only + 1]
-        counts = ends - starts
-        phrases = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-        topic_of = np.repeat(np.arange(len(only)), counts)
-        lo, hi = self._pf_indptr[phrases], self._pf_indptr[phrases + 1]
-        lens = hi - lo
-        entries = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        ov = np.bincount(np.repeat(np.arange(len(phrases)), lens), wvec[self._pf_ids[entries]],
-                         minlength=len(phrases))
-        keep = ov > 0
-        return phrases[keep], topic_of[keep], ov[keep]
 
     def _candidates(self, q: dict[str, float], units: list[Unit]) -> np.ndarray | None:
         """Topics worth scoring in a large catalogue (None: score them all).

@@ -27,8 +27,8 @@ CASES = [
     ("short_typo", "gas lek in kitchen", "gas.leak"),  # lek -> leak
     ("numbers", "先存1000块进账户", "general.prepayment"),  # 存1000块 -> 存钱
     ("variant", "燃气帐户怎么开", "gas.open-account"),  # 帐 -> 账
-    ("rambling", "我老伴前年走了，现在一个人住，孩子都在外地，昨天晚上闻到厨房里有股煤气味，吓得我一夜没睡好，到底该怎么办",
-     "gas.leak"),
+    ("rambling", "我老伴前年走了，现在一个人住，孩子都在外地，"
+                 "昨天晚上闻到厨房里有股煤气味，吓得我一夜没睡好，到底该怎么办", "gas.leak"),
 ]
 
 
