@@ -46,7 +46,7 @@ def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, 
     # Clauses are scored in the compact index of the message's best topics.
     idx = np.arange(len(scores))
     only = idx
-    if scorer._n_topics > scoring.CLAUSE_ALL_TOPICS:
+    if scorer._n_topics > scoring.CLAUSE_TOPICS:
         only = idx = np.sort(np.asarray(scorer._top(scores, scoring.CLAUSE_TOPICS), dtype=np.int64))
         if cand is not None:  # candidates are sorted: the topic ids stay sorted
             only = cand[idx]

@@ -125,7 +125,6 @@ def test_candidate_pruning_keeps_the_ranking(real_catalogue: Catalogue, monkeypa
     catalogue with a tiny budget the best topic of ordinary questions is unchanged."""
     full = Matcher(real_catalogue)
     monkeypatch.setattr(scoring_module, "CANDIDATE_BUDGET", 8)
-    monkeypatch.setattr(scoring_module, "CLAUSE_ALL_TOPICS", 4)
     monkeypatch.setattr(scoring_module, "CLAUSE_TOPICS", 4)
     pruned = Matcher(real_catalogue, calibration=full.calibration)
     for q in ("燃气过户要带什么材料", "水表不准想验表", "how do i pay my water bill", "燃气卡丢了怎么补",

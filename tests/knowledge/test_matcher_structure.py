@@ -43,7 +43,6 @@ def test_candidate_path_ranks_like_the_full_scores(real_catalogue: Catalogue, mo
     """With candidate pruning on (a tiny budget on the real catalogue) the match is computed over the
     candidates only; its ranking and scores must be those of evidence() over the whole catalogue."""
     monkeypatch.setattr(scoring_module, "CANDIDATE_BUDGET", 8)
-    monkeypatch.setattr(scoring_module, "CLAUSE_ALL_TOPICS", 4)
     monkeypatch.setattr(scoring_module, "CLAUSE_TOPICS", 4)
     pruned = Matcher(real_catalogue)
     scores, top, x = pruned.evidence(question)
