@@ -18,13 +18,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
-FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known")
+FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known",
+                            "body", "margin_log")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -40,6 +42,9 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         math.log1p(units) / 4.0,  # long rambling questions explain less of themselves
         1.0 if clause else 0.0,  # the best evidence came from one clause of a long message
         sig["known"],  # share of the question any topic explains word by word
+        sig["body"],  # share of the question's words the topic's answer text uses
+        # The first points of lead count most: 2 points ahead is a near tie, 30 or 40 both clear.
+        math.log1p(50.0 * max(0.0, score - second) / 100.0) / math.log1p(50.0),
     ])
 
 
@@ -69,7 +74,7 @@ class Calibration:
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path}: features {data['features']} do not match {FEATURES}; re-run bench/faq/tune.py")
 
-        def model(d: dict) -> Logistic:
+        def model(d: dict[str, Any]) -> Logistic:
             return Logistic(np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]))
 
         return cls(model(data["answer"]), model(data["in_domain"]))

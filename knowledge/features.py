@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from knowledge.models import LANGS, Topic
+from knowledge.models import LANGS, Text, Topic
 from knowledge.normalize import clean, pinyin, tokenize
 
 # Feature type weights. Bigrams carry meaning in Chinese; single characters help colloquial
@@ -32,8 +32,23 @@ TYPO_ANY_FIRST_LETTER = 8  # shorter words are only corrected to words with the 
 COVER_BIGRAM = 1.0  # part of a character bigram the topic uses
 COVER_PINYIN = 0.85  # part of a homophone bigram
 COVER_CHAR = 0.5  # the character alone appears in the topic
+# A unit explained at this level or better is a word some topic uses (a bigram, a homophone, a
+# corrected typo) rather than a lone character or a word of an answer text.
+KNOWN_LEVEL = 0.6
 
 Unit = list[tuple[str, float]]  # (feature, coverage level) pairs that explain one unit
+
+# The commonest Chinese function characters (particles, pronouns, auxiliaries, common verbs of
+# motion and giving): they form bigrams like any other character, but weigh this much as a unit
+# of coverage, so the words that carry the request count for more.
+FUNCTION_CHARS = frozenset("的一了是不在有这那个我你他她它们来去到说就也都还要会能想得着把被给让很太更最又再才刚已"
+                           "从对跟和与或向往里上下中多少几些么啥什吧呢吗啊呀")
+FUNCTION_WEIGHT = 0.35
+
+
+def unit_weight(unit: Unit) -> float:
+    f = unit[0][0]
+    return FUNCTION_WEIGHT if f[0] == "c" and f[2:] in FUNCTION_CHARS else 1.0
 
 
 def max_edits(word: str) -> int:
@@ -79,16 +94,43 @@ def query_units(zh_runs: Sequence[str], words: Sequence[str], factors: dict[str,
         if len(run) == 1:
             units.append([("c:" + run, COVER_CHAR), ("p:" + syl[0], COVER_CHAR)])
             continue
+        pairs = [(("b:" + run[j: j + 2], COVER_BIGRAM), (f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
+                 for j in range(len(run) - 1)]
+        last = len(run) - 1
         for i, ch in enumerate(run):
             unit = [("c:" + ch, COVER_CHAR)]
-            for j in (i - 1, i):
-                if 0 <= j < len(run) - 1:
-                    unit.append(("b:" + run[j: j + 2], COVER_BIGRAM))
-                    unit.append((f"p:{syl[j]}|{syl[j + 1]}", COVER_PINYIN))
+            if i:
+                unit += pairs[i - 1]
+            if i < last:
+                unit += pairs[i]
             units.append(unit)
     for word in words:
         units.append([("w:" + word, factors.get(word, 1.0))])
     return units
+
+
+def body_features(texts: Sequence[str]) -> set[str]:
+    """Word-level features (character bigrams, English words) of a topic's answer text."""
+    out: set[str] = set()
+    for text in texts:
+        zh_runs, en_words = tokenize(clean(text, len(text)))
+        for run in zh_runs:
+            out.update("b:" + run[i: i + 2] for i in range(len(run) - 1))
+        out.update("w:" + w for w in en_words)
+    return out
+
+
+def topic_body(topic: Topic) -> list[str]:
+    """The answer a topic gives (summary, notice, body, safety), both languages: the words the
+    company uses for the business, which residents echo more often than the sample questions."""
+    texts: list[Text] = [topic.summary, *topic.body, *topic.safety]
+    docs: list[str] = []
+    if topic.notice is not None:
+        n = topic.notice
+        texts += [n.basis, n.time_limit, *n.steps, *n.rectify, *n.not_accepted, n.fees, n.where]
+        for d in n.documents:
+            docs += [d.zh, d.en] + ([d.when.zh, d.when.en] if d.when else [])
+    return [t.get(lang) for t in texts for lang in LANGS] + docs
 
 
 def topic_phrases(topic: Topic) -> list[tuple[str, bool]]:

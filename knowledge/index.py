@@ -23,14 +23,16 @@ from knowledge.features import (
     TYPO_ANY_FIRST_LETTER,
     TYPO_PENALTY,
     Unit,
+    body_features,
     features,
     max_edits,
     query_units,
     run_features,
+    topic_body,
     topic_phrases,
 )
 from knowledge.models import Topic, Utility
-from knowledge.normalize import MAX_INPUT_CHARS, clean, tokenize
+from knowledge.normalize import EN_SYNONYMS, MAX_INPUT_CHARS, clean, en_stem, tokenize
 
 # A feature never seen in any topic weighs like one seen in this share of topics: unknown words
 # must pull coverage down (off-topic), but not so hard that one chatty word sinks a question.
@@ -40,6 +42,10 @@ UNKNOWN_DF_SHARE = 0.02
 # UTILITY_CUE_SPREAD of that utility's topics (knowledge/scoring.py scales the other utilities).
 UTILITY_CUE_SHARE = 0.7
 UTILITY_CUE_SPREAD = 0.4
+# An unknown English word sharing its first PREFIX_MIN letters, and PREFIX_SHARE of the shorter
+# word, with an index word is read as another form of it.
+PREFIX_MIN = 5
+PREFIX_SHARE = 0.75
 
 
 class TopicIndex:
@@ -72,15 +78,15 @@ class TopicIndex:
             topic_feats.append(seen)
 
         df: dict[str, int] = defaultdict(int)
-        for feats in topic_feats:
-            for f in feats:
+        for topic_set in topic_feats:
+            for f in topic_set:
                 df[f] += 1
         self._idf: dict[str, float] = {f: self._idf_of(d) for f, d in df.items()}
         self._unknown_idf = self._idf_of(max(1.0, UNKNOWN_DF_SHARE * n))
 
         t_post: dict[str, list[int]] = defaultdict(list)
-        for ti, feats in enumerate(topic_feats):
-            for f in feats:
+        for ti, topic_set in enumerate(topic_feats):
+            for f in topic_set:
                 t_post[f].append(ti)
         p_post: dict[str, list[int]] = defaultdict(list)
         p_weight = np.zeros(len(phrase_feats))
@@ -103,6 +109,9 @@ class TopicIndex:
         self._pf_indptr[1:] = np.cumsum([len(feats) for feats in phrase_feats])
         self._pf_ids = np.fromiter((self._feature_id[f] for feats in phrase_feats for f in feats), dtype=np.int32,
                                    count=int(self._pf_indptr[-1]))
+        # Topic t's entries of that table are [entry_start[t], entry_start[t+1]); entry -> phrase.
+        self._topic_entry_start = self._pf_indptr[self._topic_phrase_start]
+        self._entry_phrase = np.repeat(np.arange(len(phrase_feats), dtype=np.int32), np.diff(self._pf_indptr))
         # 1 / weight for names (titles, keywords), 0 for questions: name containment is one product.
         # (Weights are > 0: a phrase without features is never indexed.)
         self._name_inv_weight = np.where(self._phrase_is_name, 1.0 / np.maximum(p_weight, 1e-12), 0.0)
@@ -124,8 +133,21 @@ class TopicIndex:
                     and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
                 self._cue[f] = top
 
-        self._vocab = sorted({f[2:] for f in df if f.startswith("w:")})
-        self._vocab_set = frozenset(self._vocab)
+        # The topics' answer texts: words residents echo from them give the `body` signal
+        # (scoring.py). Kept apart from the names and questions: they are not coverage.
+        b_post: dict[str, list[int]] = defaultdict(list)
+        for ti, topic in enumerate(topics):
+            for f in body_features(topic_body(topic)):
+                b_post[f].append(ti)
+        self._body_idf = {f: self._idf_of(len(v)) for f, v in b_post.items()}
+        self._topic_post.update({"B:" + f: np.asarray(v, dtype=np.int32) for f, v in b_post.items()})
+
+        words = {f[2:] for f in df if f.startswith("w:")}
+        # A misspelt synonym ("electrcity") is corrected to the synonym, then folded ("electric").
+        self._fold = {en_stem(k): en_stem(v) for k, v in EN_SYNONYMS.items()
+                      if en_stem(v) in words and en_stem(k) not in words}
+        self._vocab = sorted(words | set(self._fold))
+        self._vocab_set = frozenset(words)
         self._correct = lru_cache(maxsize=4096)(self._correct_uncached)
 
     def _idf_of(self, df: float) -> float:
@@ -135,17 +157,80 @@ class TopicIndex:
 
     def _correct_uncached(self, word: str) -> tuple[str, float] | None:
         """Closest index word to an unknown English word, with a weight factor, or None."""
-        edits = max_edits(word)
-        if not edits or not self._vocab or word.isdigit():
+        if not self._vocab or word.isdigit():
             return None
+        edits = max_edits(word)
+        if not edits:
+            return self._correct_short(word)
         hit = process.extractOne(word, self._vocab, scorer=OSA.distance, score_cutoff=edits)
         if hit is None:
-            return None
+            return self._correct_prefix(word)
         # A short word with another first letter is more often a different real word than a
         # typo ("hold" is not "cold", "see" is not "fee"): people rarely mistype the first letter.
         if hit[0][0] != word[0] and len(word) < TYPO_ANY_FIRST_LETTER:
             return None
-        return hit[0], TYPO_PENALTY ** hit[1]
+        return self._fold.get(hit[0], hit[0]), TYPO_PENALTY ** hit[1]
+
+    def _correct_prefix(self, word: str) -> tuple[str, float] | None:
+        """Another form of an index word, by a long shared beginning that the light stemmer did
+        not join ("accurat"/"accuracy", "interruption"/"interrupt", "electrician"/"electric")."""
+        best: tuple[int, str] | None = None
+        tie = False
+        for w in self._vocab:
+            n = min(len(w), len(word))
+            if n < PREFIX_MIN or w[:PREFIX_MIN] != word[:PREFIX_MIN]:
+                continue
+            k = PREFIX_MIN
+            while k < n and w[k] == word[k]:
+                k += 1
+            if k < PREFIX_SHARE * n:
+                continue
+            if best is None or k > best[0]:
+                best, tie = (k, w), False
+            elif k == best[0] and w != best[1]:
+                tie = True
+        if best is None or tie:
+            return None
+        return self._fold.get(best[1], best[1]), TYPO_PENALTY
+
+    def _correct_short(self, word: str) -> tuple[str, float] | None:
+        """A three-letter word missing one inner letter of a four-letter index word ("lek" ->
+        "leak", "opn" -> "open"). First and last letters must agree: "car" is not "card"."""
+        if len(word) != 3:
+            return None
+        hits = {w for w in self._vocab if len(w) == 4 and w[0] == word[0] and w[3] == word[2]
+                and word[1] in w[1:3]}
+        if len(hits) != 1:  # ambiguous ("pt" -> pit / pot?) or nothing: leave it unknown
+            return None
+        (hit,) = hits
+        return self._fold.get(hit, hit), TYPO_PENALTY
+
+    def _words(self, en_words: list[str]) -> list[str]:
+        """Join two words the index knows as one ("pre pay" -> prepay) and split one it does not
+        know into two it does ("waterbill" -> water bill)."""
+        out: list[str] = []
+        i = 0
+        known = self._vocab_set
+        while i < len(en_words):
+            word = en_words[i]
+            if i + 1 < len(en_words) and (word not in known or en_words[i + 1] not in known):
+                joined = en_stem(word + en_words[i + 1])
+                if joined in known:
+                    out.append(joined)
+                    i += 2
+                    continue
+            if word not in known and len(word) >= 6:
+                for cut in range(3, len(word) - 2):
+                    head, tail = word[:cut], en_stem(word[cut:])
+                    if head in known and tail in known:
+                        out += [head, tail]
+                        break
+                else:
+                    out.append(word)
+            else:
+                out.append(word)
+            i += 1
+        return out
 
     def _query(self, text: str) -> tuple[dict[str, float], list[Unit]]:
         """IDF-weighted features of a question, and its units (characters / English words),
@@ -153,7 +238,7 @@ class TopicIndex:
         zh_runs, en_words = tokenize(clean(text, self._max_input))
         factors: dict[str, float] = {}
         fixed: list[str] = []
-        for word in en_words:
+        for word in self._words(en_words) if en_words else en_words:
             hit = None if word in self._vocab_set else self._correct(word)
             fixed.append(word if hit is None else hit[0])
             if hit is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import ValidationError
 
 from knowledge.catalogue import Catalogue
@@ -112,7 +112,7 @@ def _fill(node: Any, loc: tuple[str | int, ...], lang: Lang | None, site: SiteVa
     """Replace {name} in every string under a `zh`/`en` key with that language's site value."""
     if isinstance(node, dict):
         return {
-            k: _fill(v, (*loc, k), k if k in LANGS else lang, site, errors)  # type: ignore[arg-type]
+            k: _fill(v, (*loc, k), k if k in LANGS else lang, site, errors)
             for k, v in node.items()
         }
     if isinstance(node, list):

@@ -11,8 +11,9 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import opencc
-from opencc import OpenCC
+import opencc  # type: ignore[import-untyped, unused-ignore]
+from opencc import OpenCC  # type: ignore[import-untyped, unused-ignore]
+from pypinyin.pinyin_dict import pinyin_dict
 
 # Raw characters looked at per message. Real questions are far shorter; a 20,000-character paste
 # must not cost more than a normal question.
@@ -38,6 +39,11 @@ ZH_NOISE: tuple[str, ...] = tuple(sorted({
     "你", "您", "他们", "她们", "他", "她", "那个", "这个", "一下", "一些", "请", "帮我", "帮忙",
     "吗", "呢", "啊", "吧", "呀", "哦", "嘛", "哈", "啦", "了", "的", "呗", "哇", "喔", "噢", "哎",
     "唉", "嗯", "额", "呃", "在哪里", "在哪儿", "在哪", "哪里", "哪儿", "哪些", "哪个", "哪", "是",
+    # Dialect question words and pronouns (issue 14: 咋个, 啥子, 俺, 咱), and the fillers of a
+    # told story (刚才, 听说, 到底...): none is part of a topic's words.
+    "咋个", "咋样", "啥子", "俺们", "俺", "咱们", "咱", "晓得", "撒", "噻", "一下子", "就是", "已经",
+    "刚才", "刚刚", "总是", "老是", "到底", "具体", "大概", "好像", "觉得", "不知道", "知道", "听说",
+    "然后", "而且", "其实", "反正", "那么", "这样", "那样", "这些", "那些", "有点",
 }, key=len, reverse=True))
 _ZH_NOISE_RE = re.compile("|".join(map(re.escape, ZH_NOISE)))
 
@@ -53,6 +59,9 @@ just also very really too some any all much many more most get got getting want 
 know tell let lets help question ask asking anyone someone somebody something anything
 im ive id its s t d ll m re ve
 asap thnx thnks tks ty u ur r sb sth wat wht pl pls plse plz kindly urgent urgently
+because since every through another anyway said say says yesterday again already still yet even
+ever ago though although while until till maybe perhaps actually basically literally seriously
+probably anyone everyone everything thing things stuff lot lots bit guys
 """.split())  # noqa: SIM905 - a word list reads better as text
 
 # Light English stemming: enough to join "meters/meter", "charged/charge", "leaking/leak".
@@ -68,6 +77,8 @@ _EN_KEEP = frozenset({"gas", "bus", "yes", "this", "is", "was", "has", "ies", "a
 # Colloquial synonyms folded into the word the topics use (applied to index and query alike).
 ZH_SYNONYMS: dict[str, str] = {
     "煤气": "燃气", "天然气": "燃气", "弄丢": "丢", "丢失": "丢", "遗失": "丢", "购买": "买", "购气": "买气",
+    # Dialect words and variant characters (issue 14).
+    "屋头": "家", "屋里头": "家", "莫得": "没有", "整丢": "丢", "搞丢": "丢", "帐": "账",
 }
 _ZH_SYNONYM_RE = re.compile("|".join(map(re.escape, sorted(ZH_SYNONYMS, key=len, reverse=True))))
 EN_SYNONYMS: dict[str, str] = {
@@ -79,6 +90,35 @@ EN_SYNONYMS: dict[str, str] = {
     "info": "information", "addr": "address", "hrs": "hours", "hr": "hour", "tel": "phone", "ph": "phone",
     "pymt": "payment", "pmt": "payment", "ppl": "people", "b4": "before", "bak": "back", "bcz": "because",
     "cuz": "because", "bc": "because", "msg": "message", "govt": "government", "recon": "reconnect",
+    # Everyday words for what the topics name otherwise (both sides fold, so IDF stays honest).
+    "apartment": "flat", "apartments": "flat", "condo": "flat", "faucet": "tap", "faucets": "tap",
+    "odour": "smell", "odor": "smell", "stink": "smell", "stinks": "smell", "smelly": "smell",
+    "helpline": "hotline", "telephone": "phone", "cellphone": "phone", "landlord": "owner",
+    "renter": "tenant", "renters": "tenant", "mum": "parent", "mom": "parent", "mother": "parent",
+    "dad": "parent", "father": "parent", "parents": "parent", "grandma": "relative", "granny": "relative",
+    "grandmother": "relative", "grandpa": "relative", "grandfather": "relative", "wife": "relative",
+    "husband": "relative", "spouse": "relative", "relatives": "relative",
+    # A small utility thesaurus: residents' words folded into one word per meaning, and nouns of
+    # action into their verb ("inspection/inspector/inspect", "payment/pay").
+    "faulty": "broken", "defective": "broken", "busted": "broken", "damaged": "broken", "damage": "broken",
+    "fix": "repair", "fixed": "repair", "fixing": "repair", "fixes": "repair", "mend": "repair",
+    "repairs": "repair", "repairman": "technician", "engineer": "technician", "serviceman": "technician",
+    "installer": "technician", "fitter": "technician", "employee": "staff", "worker": "staff",
+    "cooker": "stove", "cookers": "stove", "hob": "stove", "burner": "stove", "furnace": "boiler",
+    "geyser": "heater", "gauge": "meter", "fume": "smell", "fumes": "smell",
+    "rusty": "brown", "muddy": "brown", "murky": "brown", "discolored": "brown", "discoloured": "brown",
+    "misplaced": "lost", "missing": "lost", "relocate": "move", "relocated": "move", "relocation": "move",
+    "reroute": "move", "shift": "move", "uninstall": "remove", "statement": "bill", "pricey": "expensive",
+    "impolite": "rude", "unprofessional": "rude", "disrespectful": "rude", "senior": "elderly",
+    "pensioner": "elderly", "handicapped": "disabled", "wheelchair": "disabled", "docs": "documents",
+    "papers": "documents", "hookup": "connect", "hook": "connect",
+    "connection": "connect", "connections": "connect", "reconnection": "reconnect",
+    "disconnection": "disconnect", "inspection": "inspect", "inspections": "inspect", "inspector": "inspect",
+    "inspectors": "inspect", "installation": "install", "suspension": "suspend", "application": "apply",
+    "applications": "apply", "applicant": "apply", "request": "apply", "payment": "pay", "payments": "pay",
+    "prepayment": "prepay", "prepaid": "prepay", "replacement": "replace", "adjustment": "adjust",
+    "complaint": "complain", "complaints": "complain", "modification": "modify", "correction": "correct",
+    "registration": "register", "cancellation": "cancel", "restoration": "restore",
 }
 
 
@@ -107,7 +147,8 @@ def _t2s_triggers() -> frozenset[str]:
 def to_simplified(text: str) -> str:
     triggers = _t2s_triggers()
     if not triggers.isdisjoint(text):
-        return _t2s().convert(text)
+        converted: str = _t2s().convert(text)
+        return converted
     return text
 
 
@@ -129,12 +170,26 @@ _UNIT_WORD = {"vol": ("立方", "m3"), "money": ("钱", "cost"), "month": ("个�
 def _unit(m: re.Match[str]) -> str:
     kind = next(k for k, v in m.groupdict().items() if v is not None)
     zh, en = _UNIT_WORD[kind]
-    return f" {zh if _CJK_RE.match(m.group(1)) else en} "
+    # A Chinese unit stays part of its phrase ("存1000块进去" -> 存钱进去: the bigram 存钱 is
+    # the evidence); an English one is a word of its own.
+    return zh if _CJK_RE.match(m.group(1)) else f" {en} "
+
+
+_NEGATION_RE = re.compile(r"(?:\b(wo|ca|sha))?n't\b")
+_NEGATION_BASE = {"wo": "will", "ca": "can", "sha": "shall"}
+
+
+def _negation(m: re.Match[str]) -> str:
+    base = m.group(1)
+    return f"{_NEGATION_BASE[base]} not" if base else " not"
 
 
 def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
     """NFKC (full-width -> half-width), case fold, traditional -> simplified, separators -> space."""
     text = unicodedata.normalize("NFKC", text[: limit * 2])[:limit].casefold()
+    if "'" in text or "’" in text:
+        # "won't heat", "doesn't work": the negation is kept as "not", not as the word "won".
+        text = _NEGATION_RE.sub(_negation, text.replace("’", "'"))
     if any(c.isdigit() for c in text):
         text = _UNIT_RE.sub(_unit, text)
     if _CJK_RE.search(text):
@@ -142,13 +197,43 @@ def clean(text: str, limit: int = MAX_INPUT_CHARS) -> str:
     return _SEP_RE.sub(" ", text).strip()
 
 
+# Irregular forms residents use in place of the base form the topics use ("paid my bill", "the
+# card is broken", "bought a flat") and British / American spellings: folded before stemming.
+EN_IRREGULAR: dict[str, str] = {
+    "paid": "pay", "bought": "buy", "sold": "sell", "broke": "break", "broken": "break",
+    "went": "go", "gone": "go", "came": "come", "took": "take", "taken": "take", "gave": "give",
+    "given": "give", "left": "leave", "stole": "steal", "stolen": "steal", "froze": "freeze",
+    "frozen": "freeze", "burnt": "burn", "ran": "run", "spent": "spend", "built": "build",
+    "told": "tell", "sent": "send", "lit": "light", "fell": "fall", "fallen": "fall", "hung": "hang",
+    "colour": "color", "odour": "odor", "neighbour": "neighbor", "favour": "favor", "behaviour": "behavior",
+    "labour": "labor", "metre": "meter", "metres": "meter", "centre": "center", "litre": "liter",
+    "litres": "liter", "licence": "license", "cheque": "check", "programme": "program",
+    "cancelled": "cancel", "cancelling": "cancel", "travelled": "travel", "travelling": "travel",
+    "newly": "new", "higher": "high", "highest": "high", "larger": "large", "bigger": "big",
+    "lower": "low", "cheaper": "cheap", "longer": "long", "later": "late", "earlier": "early",
+}
+_DOUBLE_KEEP = frozenset("lsz")  # fill, pass, buzz: a real double letter, not one doubled by -ing/-ed
+
+
 def en_stem(word: str) -> str:
+    word = EN_IRREGULAR.get(word, word)
     if len(word) <= 3 or word in _EN_KEEP:
         return word
     for suffix, repl, min_stem in _EN_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
             word = word[: -len(suffix)] + repl
+            # "running/run", "stopped/stop", "snapped/snap": undo the doubled final consonant.
+            if (suffix in ("ing", "ed") and len(word) >= 4 and word[-1] == word[-2]
+                    and word[-1] not in _DOUBLE_KEEP and word[-1] not in "aeiou"):
+                word = word[:-1]
             break
+    else:
+        # "-ly" adverbs meet their adjective ("suddenly/sudden", "temporarily/temporary"); short
+        # stems are left alone ("apply", "supply", "family" are not adverbs).
+        if word.endswith("ily") and len(word) >= 7:
+            word = word[:-3] + "y"
+        elif word.endswith("ly") and len(word) >= 7 and not word.endswith("ply"):
+            word = word[:-2]
     # "charge/charged/charging", "rate/rates" -> same stem (a final e is dropped whether or not
     # a suffix was, so "rates" -> "rat" meets "rate" -> "rat")
     if len(word) >= 4 and word.endswith("e"):
@@ -190,8 +275,6 @@ def _syllables() -> dict[str, str]:
     A table lookup per character is ~100x cheaper than calling pypinyin per query, and reading
     characters one by one keeps index and query consistent.
     """
-    from pypinyin.pinyin_dict import pinyin_dict
-
     table: dict[str, str] = {}
     for cp, readings in pinyin_dict.items():
         s = unicodedata.normalize("NFD", readings.split(",", 1)[0])
@@ -212,4 +295,5 @@ def syllable(char: str) -> str:
 
 
 def pinyin(run: str) -> list[str]:
-    return [syllable(c) for c in run]
+    table = _syllables()
+    return [table.get(c, c) for c in run]

@@ -19,10 +19,11 @@ scored, in a compact index space (bench/faq/README.md for the figures).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Protocol
 
 import numpy as np
 
-from knowledge.features import COVER_PINYIN, Unit
+from knowledge.features import KNOWN_LEVEL, Unit, unit_weight
 from knowledge.index import TopicIndex
 from knowledge.models import Utility
 
@@ -33,11 +34,19 @@ MIX_COVERAGE = 0.4
 MIX_IDF = 0.2
 MIX_DICE = 0.2
 MIX_NAME = 0.2
+MIX_BODY = 0.15
+MIX_TOTAL = MIX_COVERAGE + MIX_IDF + MIX_DICE + MIX_NAME + MIX_BODY  # scores stay within 0-100
 # Above this many topics a question is scored against the topics of its most selective features
 # only (Matcher._candidates); the real catalogue and the 2,000-topic benchmark are scored whole.
 CANDIDATE_BUDGET = 2500
-PHRASE_POSTING_CAP = 8 * CANDIDATE_BUDGET
-CLAUSE_TOPICS = 64
+# Above CANDIDATE_BUDGET topics, features in more phrases than this (words of every page's
+# template: 材料, 多少钱, 要) are left out of the phrase overlap (Dice / name): their IDF is near
+# zero, and reading their postings was most of the cost of a long message at 20,000 topics.
+PHRASE_POSTING_CAP = 4 * CANDIDATE_BUDGET
+# The clauses of a long message are scored against the whole message's CLAUSE_TOPICS best topics
+# (a clause only lifts a topic the whole message already ranks: its score is 60 % the message's;
+# 16 instead of 64 moved no outcome of the 1,327 benchmark questions on the real catalogue).
+CLAUSE_TOPICS = 16
 
 
 def _expand(out: dict[str, np.ndarray], cand: np.ndarray | None, n_all: int, known: float) -> dict[str, np.ndarray]:
@@ -60,6 +69,16 @@ def _columns(entries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     col = np.empty(n, dtype=np.int64)
     col[touched] = np.arange(len(touched))
     return touched, col[entries]
+
+
+class Postings(Protocol):
+    """Topic postings by feature: the index's own dict, or a view restricted to candidates."""
+
+    def get(self, f: str, /) -> np.ndarray | None: ...
+
+    def __contains__(self, f: object, /) -> bool: ...
+
+    def __getitem__(self, f: str, /) -> np.ndarray: ...
 
 
 class _Restricted:
@@ -88,10 +107,11 @@ class _Restricted:
         if self._few and len(tp) > 4 * len(self._only):
             at = np.minimum(np.searchsorted(tp, self._only), len(tp) - 1)
             return np.flatnonzero(tp[at] == self._only)
-        p = self._pos[tp]
-        return p[p >= 0]
+        p: np.ndarray = self._pos[tp]
+        kept: np.ndarray = p[p >= 0]
+        return kept
 
-    def __contains__(self, f: str) -> bool:
+    def __contains__(self, f: object) -> bool:
         return f in self._post
 
     def __getitem__(self, f: str) -> np.ndarray:
@@ -107,8 +127,7 @@ class Scorer(TopicIndex):
     def signals(self, text: str) -> dict[str, np.ndarray]:
         return self._signals(text)[0]
 
-    def _signals(self, text: str, only: np.ndarray | None = None, *, compact: bool = False
-                 ) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
+    def _signals(self, text: str, *, compact: bool = False) -> tuple[dict[str, np.ndarray], int, np.ndarray | None]:
         """Per-topic evidence, the number of units of the question, and with ``compact`` the
         topics the arrays stand for (None: every topic, in catalogue order). Signals, each in 0..1:
 
@@ -124,15 +143,16 @@ class Scorer(TopicIndex):
         q, units = self._query(text)
         if not q or not n:
             z = np.zeros(n)
-            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "util": np.ones(n), "known": z}, len(units),
+            return ({"cov": z, "idf": z, "mass": z, "dice": z, "name": z, "body": z, "util": np.ones(n), "known": z},
+                    len(units),
                     None)
-        post = self._topic_post
-        cand = self._candidates(q, units) if only is None else only
+        post: Postings = self._topic_post
+        cand = self._candidates(q, units)
         if cand is not None:
             # Large catalogue: work on the candidate topics only, in a compact index space.
             pos = np.full(n_all, -1, dtype=np.int64)
             pos[cand] = np.arange(len(cand))
-            post = _Restricted(post, pos, cand)
+            post = _Restricted(self._topic_post, pos, cand)
             n = len(cand)
         ones = np.ones(n)
 
@@ -141,14 +161,19 @@ class Scorer(TopicIndex):
         # Only topics some unit touches get a column, so the matrix does not grow with the
         # catalogue (at 20,000 topics a dense one was most of the cost of a question).
         # Identical units (a repeated word, a pasted question) are computed once and counted.
-        counts: dict[tuple[tuple[str, float], ...], int] = defaultdict(int)
+        # Function characters (的, 要, 去...) weigh less: a story told around the request is mostly
+        # made of them, and no topic needs to explain them.
+        counts: dict[tuple[tuple[str, float], ...], float] = defaultdict(float)
+        total = 0.0
         for unit in units:
-            counts[tuple(unit)] += 1
+            w = unit_weight(unit)
+            counts[tuple(unit)] += w
+            total += w
         unit_of: list[int] = []
         levels: list[float] = []
         cols: list[np.ndarray] = []
-        for ui, unit in enumerate(counts):
-            for f, lvl in unit:
+        for ui, key in enumerate(counts):
+            for f, lvl in key:
                 tp = post.get(f)
                 if tp is not None:
                     unit_of.append(ui)
@@ -159,24 +184,42 @@ class Scorer(TopicIndex):
             lens = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
             touched, col = _columns(np.concatenate(cols), n)
             width = len(touched)
-            level = np.zeros(len(counts) * width, dtype=np.float32)
-            np.maximum.at(level, np.repeat(np.asarray(unit_of, dtype=np.int64) * width, lens) + col,
+            flat = np.zeros(len(counts) * width, dtype=np.float32)
+            np.maximum.at(flat, np.repeat(np.asarray(unit_of, dtype=np.int64) * width, lens) + col,
                           np.repeat(np.asarray(levels, dtype=np.float32), lens))
             mult = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-            level = level.reshape(len(counts), width)
-            cov[touched] = (mult @ level).astype(np.float64) / len(units)
+            level = flat.reshape(len(counts), width)
+            cov[touched] = (mult @ level).astype(np.float64) / total
             # Share of the question some topic explains at word level (bigram or homophone): whole
             # words no topic uses ("天气", "股票") mark off-topic questions whatever topic is best.
-            known = float(mult @ (level.max(axis=1) >= COVER_PINYIN)) / len(units)
+            known = float(mult @ (level.max(axis=1) >= KNOWN_LEVEL)) / total
         else:
             known = 0.0
 
+        # Answer-text share: IDF-weighted (over the topics' answer texts) share of the question's
+        # words (character bigrams, English words) that the topic's own answer uses.
+        bw_total = 0.0
+        b_lists: list[np.ndarray] = []
+        b_weights: list[float] = []
+        for f, w in q.items():
+            if f[0] in "bw":
+                bw = w / self._idf.get(f, self._unknown_idf) * self._body_idf.get(f, self._unknown_idf)
+                bw_total += bw
+                tp = post.get("B:" + f)
+                if tp is not None:
+                    b_lists.append(tp)
+                    b_weights.append(bw)
+        if b_lists:
+            b_lens = np.fromiter(map(len, b_lists), dtype=np.int64, count=len(b_lists))
+            body = np.bincount(np.concatenate(b_lists), np.repeat(b_weights, b_lens), minlength=n) / bw_total
+        else:
+            body = np.zeros(n)
         # IDF share and phrase overlap: one weighted bincount each over all matched postings.
         wq = sum(q.values())
         matched = [(f, w) for f, w in q.items() if f in post]
         if not matched:
             z = np.zeros(n)
-            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "util": ones},
+            sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "body": body, "util": ones},
                           None if compact else cand, n_all if not compact else n, known)
             return sig, len(units), cand if compact else None
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
@@ -202,15 +245,20 @@ class Scorer(TopicIndex):
             (cued,) = cues
             utility = self._utility if cand is None else self._utility[cand]
             util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
-        out = {"cov": cov, "idf": idf, "mass": mass, "util": util}
-        if only is not None and len(only) <= CLAUSE_TOPICS:
-            hit, topic_of, ov = self._overlap_of_topics(only, matched)
-        else:
-            hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
+        out = {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body}
+        hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
         best_dice = np.zeros(n)
         best_name = np.zeros(n)
-        np.maximum.at(best_dice, topic_of, 2.0 * ov / (wq + self._phrase_weight[hit]))
-        np.maximum.at(best_name, topic_of, ov * self._name_inv_weight[hit])  # ov / pw for names, else 0
+        if len(topic_of):
+            # Phrases are stored topic by topic and ``hit`` is in phrase order, so each topic's
+            # phrases are one run: a per-topic maximum is one reduceat (np.maximum.at is slower).
+            change = np.empty(len(topic_of), dtype=bool)
+            change[0] = True
+            np.not_equal(topic_of[1:], topic_of[:-1], out=change[1:])
+            first = np.flatnonzero(change)
+            best_dice[topic_of[first]] = np.maximum.reduceat(2.0 * ov / (wq + self._phrase_weight[hit]), first)
+            # ov / pw for names, else 0
+            best_name[topic_of[first]] = np.maximum.reduceat(ov * self._name_inv_weight[hit], first)
         out["dice"], out["name"] = best_dice, best_name
         return (_expand(out, None if compact else cand, n_all if not compact else n, known), len(units),
                 cand if compact else None)
@@ -223,42 +271,33 @@ class Scorer(TopicIndex):
         p_lists = [self._phrase_post[f] for f, _ in matched]
         p_weights = weights
         if cand is not None:
-            # Large catalogue: features found in more phrases than the candidates have in all
-            # (single common characters) are left out of the phrase overlap. Their IDF weight is
-            # small, and reading their postings was most of the cost of a question at 20,000 topics.
+            # Large catalogue: features found in more than PHRASE_POSTING_CAP phrases are left
+            # out of the phrase overlap (see there).
             keep_f = np.fromiter((len(p) <= PHRASE_POSTING_CAP for p in p_lists), dtype=bool, count=len(p_lists))
             if not keep_f.all() and keep_f.any():
                 p_lists = [p for p, k in zip(p_lists, keep_f, strict=True) if k]
                 p_weights = weights[keep_f]
         p_lens = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(p_lists))
-        ov_all = np.bincount(np.concatenate(p_lists), np.repeat(p_weights, p_lens))
+        entries = np.concatenate(p_lists)
+        entry_w = np.repeat(p_weights, p_lens)
+        if cand is not None and pos is not None:
+            # Only the candidates' phrases count. They are contiguous per topic and candidates are
+            # in topic order, so they have a compact numbering: the bincount and its scan cover
+            # those (~20,000 at 20,000 topics) instead of all ~360,000 phrases.
+            top = pos[self._phrase_topic[entries]]
+            keep = np.flatnonzero(top >= 0)
+            top = top[keep]
+            c_start = self._topic_phrase_start[cand]
+            c_count = self._topic_phrase_start[cand + 1] - c_start
+            c_first = np.cumsum(c_count) - c_count
+            ov_c = np.bincount(entries[keep] - c_start[top] + c_first[top], entry_w[keep],
+                               minlength=int(c_count.sum()))
+            local = np.flatnonzero(ov_c > 0)
+            topic_of = np.searchsorted(c_first, local, side="right") - 1
+            return c_start[topic_of] + (local - c_first[topic_of]), topic_of, ov_c[local]
+        ov_all = np.bincount(entries, entry_w)
         hit = np.flatnonzero(ov_all > 0)  # weights are positive; a bool scan is ~3x faster than a float one
-        topic_of = self._phrase_topic[hit]
-        if pos is not None:
-            topic_of = pos[topic_of]
-            keep = topic_of >= 0
-            hit, topic_of = hit[keep], topic_of[keep]
-        return hit, topic_of, ov_all[hit]
-
-    def _overlap_of_topics(self, only: np.ndarray, matched: list[tuple[str, float]]
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Overlap of every phrase of a few topics, read from the phrase -> feature table."""
-        wvec = np.zeros(len(self._feature_id) + 1)
-        for f, w in matched:
-            fid = self._feature_id.get(f)
-            if fid is not None:
-                wvec[fid] = w
-        starts, ends = self._topic_phrase_start[only], self._topic_phrase_start[only + 1]
-        counts = ends - starts
-        phrases = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-        topic_of = np.repeat(np.arange(len(only)), counts)
-        lo, hi = self._pf_indptr[phrases], self._pf_indptr[phrases + 1]
-        lens = hi - lo
-        entries = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        ov = np.bincount(np.repeat(np.arange(len(phrases)), lens), wvec[self._pf_ids[entries]],
-                         minlength=len(phrases))
-        keep = ov > 0
-        return phrases[keep], topic_of[keep], ov[keep]
+        return hit, self._phrase_topic[hit], ov_all[hit]
 
     def _candidates(self, q: dict[str, float], units: list[Unit]) -> np.ndarray | None:
         """Topics worth scoring in a large catalogue (None: score them all).
@@ -286,8 +325,9 @@ class Scorer(TopicIndex):
 
     @staticmethod
     def _mix(s: dict[str, np.ndarray]) -> np.ndarray:
-        mix = MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
-        return 100.0 * s["util"] * mix
+        mix = (MIX_COVERAGE * s["cov"] + MIX_IDF * s["idf"] + MIX_DICE * s["dice"] + MIX_NAME * s["name"]
+               + MIX_BODY * s["body"])
+        return (100.0 / MIX_TOTAL) * s["util"] * mix
 
     def scores(self, text: str) -> np.ndarray:
         """Score 0-100 of every topic (index order) for a question."""
@@ -303,7 +343,8 @@ class Scorer(TopicIndex):
         sub = -scores[pos]
         k = min(k, len(pos))
         idx = np.argpartition(sub, k - 1)[:k]
-        return pos[idx[np.argsort(sub[idx], kind="stable")]].tolist()
+        best: list[int] = pos[idx[np.argsort(sub[idx], kind="stable")]].tolist()
+        return best
 
     def rank(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The k best topics with their scores, best first (zero scores left out)."""

@@ -310,8 +310,10 @@ def evaluate(match: Callable[[str], tuple[str, list[tuple[str, float]], list[str
 def ours(matcher: Matcher) -> Callable[[str], tuple[str, list[tuple[str, float]], list[str]]]:
     def run(text: str) -> tuple[str, list[tuple[str, float]], list[str]]:
         r = matcher.match(text)
-        # The outcome, the ranking behind it, and the topics offered as buttons.
-        return r.outcome, matcher.rank(text, 3), [s for s, _ in r.alternatives]
+        # The outcome, the ranking behind it (whole message and clauses, as match() ranks), and the
+        # topics offered as buttons.
+        scores, top, _x = matcher.evidence(text)
+        return r.outcome, [(matcher.slugs[i], float(scores[i])) for i in top[:3]], [s for s, _ in r.alternatives]
     return run
 
 
