@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 LOCALES = ("zh_Hans", "en")
 DEFAULT_LOCALE = "zh_Hans"
@@ -62,9 +62,9 @@ class Translator:
 
     def __init__(self, locales_dir: Path) -> None:
         self.locales_dir = locales_dir
-        self._cache: dict[str, Translations] = {}
+        self._cache: dict[str, NullTranslations] = {}  # NullTranslations when a locale has no catalogue
 
-    def get(self, locale: str | None) -> Translations:
+    def get(self, locale: str | None) -> NullTranslations:
         locale = normalize_locale(locale) if locale not in LOCALES else locale
         if locale not in self._cache:
             self._cache[locale] = Translations.load(str(self.locales_dir), [locale], DOMAIN)
