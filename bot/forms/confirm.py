@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.menu import main_menu
 from bot.keyboards.requests import Form, nav_buttons
 from core.context import AppContext
@@ -67,7 +67,7 @@ class ConfirmStep:
             await stale(query)
             return
         await ack(query)
-        await self.send(Turn(query.message, state, session, ctx, resident), data)
+        await self.send(Turn(message_of(query), state, session, ctx, resident), data)
 
     async def _again(self, query: CallbackQuery, callback_data: CallbackData, session: AsyncSession,
                      resident: Resident) -> None:

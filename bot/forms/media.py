@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Then, Turn
-from bot.forms.buttons import ack
+from bot.forms.buttons import ack, message_of
 from bot.forms.safety import warn_if_emergency
 from bot.keyboards.requests import Form, FormNav, Nav, nav_keyboard
 from core.context import AppContext
@@ -101,7 +101,7 @@ class PhotosStep:
     async def _done(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                     resident: Resident) -> None:
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident))
+        await self.then(Turn(message_of(query), state, session, ctx, resident))
 
 
 @dataclass(frozen=True)
@@ -167,4 +167,4 @@ class DescribeStep:
     async def _skipped(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident) -> None:
         await ack(query)
-        await self.skip(Turn(query.message, state, session, ctx, resident))
+        await self.skip(Turn(message_of(query), state, session, ctx, resident))

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.requests import Form, FormNav, Nav, contact_keyboard, nav_keyboard
 from core import tickets
 from core.context import AppContext
@@ -157,7 +157,7 @@ class PhoneStep:
             await stale(query)
             return
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), phone, resident.first_name)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), phone, resident.first_name)
 
     async def _typed(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
@@ -177,4 +177,4 @@ class PhoneStep:
     async def _skipped(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident) -> None:
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), None, None)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), None, None)

@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.requests import Form, location_keyboard, nav_buttons
 from core import tickets
 from core.context import AppContext
@@ -89,7 +89,7 @@ class AddressStep:
             await stale(query)
             return
         await ack(query)
-        await self.on_account(Turn(query.message, state, session, ctx, resident), acc)
+        await self.on_account(Turn(message_of(query), state, session, ctx, resident), acc)
 
     async def _location(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                         resident: Resident) -> None:  # registered only with on_location
@@ -149,7 +149,7 @@ class DistrictStep:
             await stale(query)
             return
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), district)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), district)
 
     async def _other(self, message: Message) -> None:
         await message.answer(self.other())

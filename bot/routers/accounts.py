@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import AccountAction, AccountCallback
+from bot.forms.buttons import message_of
 from bot.keyboards import proxy as proxy_form
 from bot.keyboards.menu import MENU_BALANCE, main_menu
 from bot.navigation import menu_entry
@@ -76,7 +77,7 @@ async def on_view(query: CallbackQuery, callback_data: AccountCallback, session:
     if link is None:
         return
     await query.answer()
-    await send_account(query.message, session, ctx, link, i18n.current_locale)
+    await send_account(message_of(query), session, ctx, link, i18n.current_locale)
 
 
 @router.callback_query(AccountCallback.filter(F.action.in_({AccountAction.alerts_on, AccountAction.alerts_off})))
@@ -110,7 +111,7 @@ async def on_unlink(query: CallbackQuery, callback_data: AccountCallback, sessio
     kb.button(text=_("No, keep it"), callback_data=AccountCallback(action=AccountAction.view,
                                                                   account_id=link.account_id))
     kb.adjust(2)
-    await query.message.answer(
+    await message_of(query).answer(
         _("Unlink {title}? You will no longer see its balance or get its alerts here. "
           "You can link it again at any time.").format(title=account_title(link.account)),
         reply_markup=kb.as_markup())
@@ -151,7 +152,7 @@ async def on_link(query: CallbackQuery, state: FSMContext, resident: Resident, c
     await query.answer()
     until = accounts.locked_until(resident, ctx.clock.now())
     if until is not None:
-        await query.message.answer(locked_text(until, i18n.current_locale))
+        await message_of(query).answer(locked_text(until, i18n.current_locale))
         return
     await state.clear()
     kb = InlineKeyboardBuilder()
@@ -159,7 +160,7 @@ async def on_link(query: CallbackQuery, state: FSMContext, resident: Resident, c
     kb.button(text=_("A relative's account (I help them)"),
               callback_data=AccountCallback(action=AccountAction.relation_relative))
     kb.adjust(1)
-    await query.message.answer(_("Whose account would you like to link?"), reply_markup=kb.as_markup())
+    await message_of(query).answer(_("Whose account would you like to link?"), reply_markup=kb.as_markup())
 
 
 @router.callback_query(AccountCallback.filter(F.action.in_({AccountAction.relation_self,
@@ -169,14 +170,14 @@ async def on_relation(query: CallbackQuery, callback_data: AccountCallback, stat
     await query.answer()
     until = accounts.locked_until(resident, ctx.clock.now())
     if until is not None:
-        await query.message.answer(locked_text(until, i18n.current_locale))
+        await message_of(query).answer(locked_text(until, i18n.current_locale))
         return
     relative = callback_data.action is AccountAction.relation_relative
     await state.update_data(relation="relative" if relative else "self")
     if relative:  # R16: the relation and the four documents first (bot/routers/proxy.py), then the number
-        await proxy_form.ask_relation(query.message, state)
+        await proxy_form.ask_relation(message_of(query), state)
         return
-    await ask_number(query.message, state, relative=False)
+    await ask_number(message_of(query), state, relative=False)
 
 
 @router.message(LinkForm.number, F.text)

@@ -18,6 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import message_of
 from bot.keyboards.guides import (
     ChecklistCallback,
     GuideAct,
@@ -97,15 +98,15 @@ async def on_checklist(query: CallbackQuery, callback_data: ChecklistCallback, c
     items = ctx.catalogue.checklist_items(topic, lang)
     await query.answer()
     if data.d == -1:  # opened from the answer: a fresh message, so the answer stays readable above
-        await query.message.answer(checklist_text(topic, items, data.m, lang),
+        await message_of(query).answer(checklist_text(topic, items, data.m, lang),
                                    reply_markup=checklist_keyboard(data.t, topic, items, data.m))
         return
     mask = data.m ^ (1 << data.d)
     try:
-        await query.message.edit_text(checklist_text(topic, items, mask, lang),
+        await message_of(query).edit_text(checklist_text(topic, items, mask, lang),
                                       reply_markup=checklist_keyboard(data.t, topic, items, mask))
     except TelegramBadRequest:  # message too old to edit: send the updated list instead
-        await query.message.answer(checklist_text(topic, items, mask, lang),
+        await message_of(query).answer(checklist_text(topic, items, mask, lang),
                                    reply_markup=checklist_keyboard(data.t, topic, items, mask))
 
 
@@ -119,14 +120,14 @@ async def on_notice(query: CallbackQuery, callback_data: NoticeCallback, session
     await query.answer(_("Preparing your written notice…"))
     locale = i18n.current_locale
     have = [doc.id for i, doc in enumerate(topic.notice.documents) if _ticked(callback_data.m, i)]
-    await bot.send_chat_action(query.message.chat.id, "upload_document")
+    await bot.send_chat_action(message_of(query).chat.id, "upload_document")
     try:
         row = await notices.issue_notice(
             session, catalogue=ctx.catalogue, gettext=lambda s: ctx.translator.gettext(locale, s),
             resident=resident, slug=topic.slug, have=have, language=locale, now=ctx.clock.now(),
         )
     except notices.NoticeUnavailable:
-        await query.message.answer(
+        await message_of(query).answer(
             _("Sorry, the written notice cannot be produced at the moment. The checklist above is complete; "
               "any service hall can also print the notice for you."))
         return
@@ -135,5 +136,5 @@ async def on_notice(query: CallbackQuery, callback_data: NoticeCallback, session
     caption = _("One-time notification: {title}\nReference: {reference}\nDate: {date}\n"
                 "Documents still missing: {missing}").format(
         title=html.escape(topic.title.get(lang)), reference=row.reference, date=day, missing=len(row.missing))
-    await query.message.answer_document(
+    await message_of(query).answer_document(
         BufferedInputFile(row.pdf, filename=notices.notice_filename(row.reference, locale)), caption=caption)

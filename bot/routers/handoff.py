@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import HandoffAction, HandoffCallback
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.menu import MENU_HUMAN, is_menu_text
 from bot.middlewares.commands import in_form
 from bot.navigation import menu_entry, show_menu
@@ -132,9 +132,9 @@ async def on_end(query: CallbackQuery, callback_data: HandoffCallback, session: 
         return
     ended = await handoff.end_by_resident(session, ctx=ctx, conversation=conv)
     await query.answer()
-    if query.message:
-        await query.message.edit_reply_markup(reply_markup=None)
+    message = message_of(query)
+    await message.edit_reply_markup(reply_markup=None)
     if ended:
-        await show_menu(query.message, resident, _("The chat has ended. Thank you for contacting us!"))
+        await show_menu(message, resident, _("The chat has ended. Thank you for contacting us!"))
     else:
-        await show_menu(query.message, resident, _("This chat has already ended."))
+        await show_menu(message, resident, _("This chat has already ended."))

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import TariffAction, TariffCallback
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.guides import TopicActionCallback
 from core import ledger, tariffs
 from core.accounts import format_quantity
@@ -141,14 +141,14 @@ async def on_household(query: CallbackQuery, callback_data: TariffCallback, stat
         await stale(query)
         return
     await query.answer()
-    await _ask_volume(query.message, state, callback_data.household)
+    await _ask_volume(message_of(query), state, callback_data.household)
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.type_household))
 async def on_type_household(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     await state.set_state(TariffForm.household)
-    await query.message.answer(_("Please type how many people are registered in your household, e.g. 7."))
+    await message_of(query).answer(_("Please type how many people are registered in your household, e.g. 7."))
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.type_volume))
@@ -156,7 +156,7 @@ async def on_type_volume(query: CallbackQuery, callback_data: TariffCallback, st
     await query.answer()
     await state.set_state(TariffForm.volume)
     await state.update_data(household=callback_data.household or tariffs.load_tariffs().water.base_household)
-    await query.message.answer(_("Please type the yearly use in m³ (1 m³ = 1 tonne), e.g. 250, or “20 a month”."))
+    await message_of(query).answer(_("Please type the yearly use in m³ (1 m³ = 1 tonne), e.g. 250, or “20 a month”."))
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.quote))
@@ -167,7 +167,8 @@ async def on_quote(query: CallbackQuery, callback_data: TariffCallback, state: F
     await query.answer()
     await state.clear()
     quote = tariffs.quote_water(callback_data.volume * 1000, callback_data.household)
-    await query.message.answer(quote_text(quote, i18n.current_locale), reply_markup=result_keyboard(quote.household))
+    await message_of(query).answer(quote_text(quote, i18n.current_locale),
+                                   reply_markup=result_keyboard(quote.household))
 
 
 @router.message(TariffForm.household, F.text)
