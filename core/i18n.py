@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -83,8 +84,6 @@ KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None, "N_": 
 
 def extract_msgids(*dirs: Path) -> dict[str, str]:
     """Every translatable msgid in the Python sources below ``dirs``: {msgid: "file:line"}."""
-    from babel.messages.extract import extract_from_file
-
     found: dict[str, str] = {}
     for base in dirs:
         for path in sorted(base.rglob("*.py")):

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import StateFilter
+from aiogram.filters import Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -55,7 +55,7 @@ class ConfirmStep:
             await turn.message.answer(note, reply_markup=main_menu())
         await turn.message.answer(self.summary(data, turn), reply_markup=self.keyboard(data["key"]))
 
-    def register(self, router: Router, *, submit_filter: object) -> None:
+    def register(self, router: Router, *, submit_filter: Filter) -> None:
         router.callback_query.register(self._submit, self.state, submit_filter)
         router.callback_query.register(self._again, submit_filter, StateFilter(None))
         router.message.register(self._other, self.state)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
+from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -74,7 +75,7 @@ class AddressStep:
         if seen:
             await turn.message.answer(_("Or tap one of your addresses:"), reply_markup=kb.as_markup())
 
-    def register(self, router: Router, *, pick_filter: object) -> None:
+    def register(self, router: Router, *, pick_filter: Filter) -> None:
         router.callback_query.register(self._picked, self.state, pick_filter)
         if self.on_location is not None:
             router.message.register(self._location, self.state, F.location)
@@ -92,13 +93,14 @@ class AddressStep:
         await self.on_account(Turn(message_of(query), state, session, ctx, resident), acc)
 
     async def _location(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                        resident: Resident) -> None:  # registered only with on_location
+                        resident: Resident) -> None:
         loc = message.location
+        assert self.on_location is not None and loc is not None  # registered only with on_location, F.location
         await self.on_location(Turn(message, state, session, ctx, resident), loc.latitude, loc.longitude)
 
     async def _typed(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-        address = typed_address(message.text)
+        address = typed_address(message.text or "")  # registered with F.text: never empty here
         if address is None:
             await message.answer(self.invalid())
             return
@@ -134,7 +136,7 @@ class DistrictStep:
         await turn.message.answer(f"{intro}\n{text}" if intro else text,
                                   reply_markup=self.keyboard(await self.districts(turn.session)))
 
-    def register(self, router: Router, *, pick_filter: object) -> None:
+    def register(self, router: Router, *, pick_filter: Filter) -> None:
         router.callback_query.register(self._picked, self.state, pick_filter)
         router.message.register(self._other, self.state)
 

@@ -260,7 +260,7 @@ async def on_day(query: CallbackQuery, callback_data: DayCallback, state: FSMCon
 @router.message(StateFilter(VisitForm.day, RescheduleForm.day), F.text)
 async def on_typed_day(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident, raw_state: str | None) -> None:
-    day = parse_typed_date(message.text, local(ctx.clock.now()).date())
+    day = parse_typed_date(message.text or "", local(ctx.clock.now()).date())  # F.text: never empty here
     if day is None:
         await message.answer(_("Please choose a day with the buttons above."))
         return

@@ -60,13 +60,13 @@ async def load_knowledge(ctx: AppContext) -> None:
 
 def is_question(message: Message) -> bool:
     text = message.text
-    return bool(text and text.strip()) and not text.startswith("/") and not is_menu_text(text)
+    return bool(text and text.strip() and not text.startswith("/") and not is_menu_text(text))
 
 
 @router.message(StateFilter(None), F.text, is_question)
 async def on_question(message: Message, session: AsyncSession, resident: Resident, ctx: AppContext,
                       i18n: I18n) -> None:
-    text = message.text
+    text = message.text or ""  # is_question: never empty here
     locale = i18n.current_locale
     lang = content_lang(i18n)
     now = ctx.clock.now()
@@ -81,7 +81,7 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         return
 
     result = await knowledge.resolve(session, ctx, text, lang)
-    if result.outcome == "answer":
+    if result.outcome == "answer" and result.topic is not None:  # an answer always names its topic
         row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
                                            outcome=QuestionOutcome.answered, now=now, topic=result.topic,
                                            score=result.score, alternatives=result.alternatives)

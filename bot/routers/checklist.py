@@ -33,7 +33,7 @@ from core import notices
 from core.clock import local
 from core.context import AppContext
 from db.models import Resident
-from knowledge.models import Topic
+from knowledge.models import Lang, Topic
 
 router = Router(name=__name__)
 
@@ -55,7 +55,7 @@ def _ticked(mask: int, i: int) -> bool:
     return bool(mask >> i & 1)
 
 
-def checklist_text(topic: Topic, items: list[tuple[str, str]], mask: int, lang: str) -> str:
+def checklist_text(topic: Topic, items: list[tuple[str, str]], mask: int, lang: Lang) -> str:
     lines = [f"<b>{html.escape(topic.title.get(lang))}</b>",
              _("Tap each document you already have. ✅ = I have it, ⬜ = still missing."), ""]
     for i, (_id, text) in enumerate(items):
@@ -91,7 +91,8 @@ async def _stale(query: CallbackQuery) -> None:
 async def on_checklist(query: CallbackQuery, callback_data: ChecklistCallback, ctx: AppContext, i18n: I18n) -> None:
     data = callback_data
     topic = resolve(ctx, data.t, data.v, data.m)
-    if topic is None or data.d >= len(topic.notice.documents) or data.d < -1:
+    notice = topic.notice if topic is not None else None  # resolve() returns only topics with a notice
+    if topic is None or notice is None or data.d >= len(notice.documents) or data.d < -1:
         await _stale(query)
         return
     lang = content_lang(i18n)
@@ -99,27 +100,28 @@ async def on_checklist(query: CallbackQuery, callback_data: ChecklistCallback, c
     await query.answer()
     if data.d == -1:  # opened from the answer: a fresh message, so the answer stays readable above
         await message_of(query).answer(checklist_text(topic, items, data.m, lang),
-                                   reply_markup=checklist_keyboard(data.t, topic, items, data.m))
+                                       reply_markup=checklist_keyboard(data.t, topic, items, data.m))
         return
     mask = data.m ^ (1 << data.d)
     try:
         await message_of(query).edit_text(checklist_text(topic, items, mask, lang),
-                                      reply_markup=checklist_keyboard(data.t, topic, items, mask))
+                                          reply_markup=checklist_keyboard(data.t, topic, items, mask))
     except TelegramBadRequest:  # message too old to edit: send the updated list instead
         await message_of(query).answer(checklist_text(topic, items, mask, lang),
-                                   reply_markup=checklist_keyboard(data.t, topic, items, mask))
+                                       reply_markup=checklist_keyboard(data.t, topic, items, mask))
 
 
 @router.callback_query(NoticeCallback.filter())
 async def on_notice(query: CallbackQuery, callback_data: NoticeCallback, session: AsyncSession, ctx: AppContext,
                     resident: Resident, i18n: I18n, bot: Bot) -> None:
     topic = resolve(ctx, callback_data.t, callback_data.v, callback_data.m)
-    if topic is None:
+    notice = topic.notice if topic is not None else None  # resolve() returns only topics with a notice
+    if topic is None or notice is None:
         await _stale(query)
         return
     await query.answer(_("Preparing your written notice…"))
     locale = i18n.current_locale
-    have = [doc.id for i, doc in enumerate(topic.notice.documents) if _ticked(callback_data.m, i)]
+    have = [doc.id for i, doc in enumerate(notice.documents) if _ticked(callback_data.m, i)]
     await bot.send_chat_action(message_of(query).chat.id, "upload_document")
     try:
         row = await notices.issue_notice(
@@ -131,6 +133,7 @@ async def on_notice(query: CallbackQuery, callback_data: NoticeCallback, session
             _("Sorry, the written notice cannot be produced at the moment. The checklist above is complete; "
               "any service hall can also print the notice for you."))
         return
+    assert row.pdf is not None  # issue_notice returns a notice with its PDF
     lang = content_lang(i18n)
     day = format_date(local(row.created_at).date(), format="long", locale="en" if lang == "en" else "zh_Hans_CN")
     caption = _("One-time notification: {title}\nReference: {reference}\nDate: {date}\n"

@@ -146,7 +146,7 @@ async def on_utility(query: CallbackQuery, callback_data: FaultCallback) -> None
         return
     await query.answer()
     await message_of(query).edit_text(_("{utility}: what is wrong?").format(utility=utility_label(utility)),
-                                  reply_markup=categories_keyboard(utility))
+                                      reply_markup=categories_keyboard(utility))
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.not_ours))
@@ -164,7 +164,7 @@ async def on_not_ours(query: CallbackQuery, callback_data: FaultCallback) -> Non
     nav_buttons(kb, Form.fault)
     kb.adjust(1)
     await message_of(query).answer(_(responsibility.EXPLANATIONS[responsibility.boundary_for(utility)]),
-                               reply_markup=kb.as_markup())
+                                   reply_markup=kb.as_markup())
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.category))
@@ -262,7 +262,7 @@ async def on_outage_stop(query: CallbackQuery, state: FSMContext, resident: Resi
     await ack(query)
     await state.clear()
     await show_menu(message_of(query), resident, _("Thank you. No new report was filed; supply should be back by the "
-                                               "estimated time above. We apologise for the inconvenience."))
+                                                   "estimated time above. We apologise for the inconvenience."))
 
 
 @router.callback_query(FaultForm.outage, FaultCallback.filter(F.act == Act.outage_go))

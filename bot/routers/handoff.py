@@ -65,6 +65,7 @@ async def relay_text(message: Message, session: AsyncSession, ctx: AppContext, c
 
 @router.message(in_conversation, F.photo)
 async def relay_photo(message: Message, session: AsyncSession, ctx: AppContext, conversation: Conversation) -> None:
+    assert message.photo  # registered with F.photo
     best = message.photo[-1]
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="photo",
                                       text=message.caption, file_id=best.file_id)
@@ -75,6 +76,7 @@ async def relay_photo(message: Message, session: AsyncSession, ctx: AppContext, 
 async def relay_document(message: Message, session: AsyncSession, ctx: AppContext,
                          conversation: Conversation) -> None:
     doc = message.document
+    assert doc is not None  # registered with F.document
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="document",
                                       text=message.caption, file_id=doc.file_id, file_name=doc.file_name)
     await _ack_if_waiting(message, session, conversation)
@@ -82,6 +84,7 @@ async def relay_document(message: Message, session: AsyncSession, ctx: AppContex
 
 @router.message(in_conversation, F.voice)
 async def relay_voice(message: Message, session: AsyncSession, ctx: AppContext, conversation: Conversation) -> None:
+    assert message.voice is not None  # registered with F.voice
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="voice",
                                       file_id=message.voice.file_id)
     await _ack_if_waiting(message, session, conversation)
@@ -109,6 +112,7 @@ async def _ack_if_waiting(message: Message, session: AsyncSession, conv: Convers
 @router.message(F.voice)
 async def on_voice(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                    resident: Resident) -> None:
+    assert message.voice is not None  # registered with F.voice
     await state.clear()
     conv = await handoff.request_handoff(session, ctx=ctx, resident=resident, reason=handoff.Reason.voice,
                                          priority=handoff.PRIORITY_VOICE)

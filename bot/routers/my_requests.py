@@ -130,7 +130,7 @@ async def on_withdraw(query: CallbackQuery, callback_data: MyRequestsCallback, s
         return
     await query.answer()
     await message_of(query).answer(_("Withdraw request {number}?").format(number=ticket.number),
-                               reply_markup=_yes_no(MyAct.withdraw_yes, ticket.id, _("Yes, withdraw it")))
+                                   reply_markup=_yes_no(MyAct.withdraw_yes, ticket.id, _("Yes, withdraw it")))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.withdraw_yes))
@@ -159,7 +159,7 @@ async def on_cancel_visit(query: CallbackQuery, callback_data: MyRequestsCallbac
         return
     await query.answer()
     await message_of(query).answer(_("Cancel visit {number}?").format(number=appt.number),
-                               reply_markup=_yes_no(MyAct.cancel_visit_yes, appt.id, _("Yes, cancel the visit")))
+                                   reply_markup=_yes_no(MyAct.cancel_visit_yes, appt.id, _("Yes, cancel the visit")))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.cancel_visit_yes))

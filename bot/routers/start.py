@@ -37,7 +37,7 @@ async def on_language(
 ) -> None:
     first_time = resident.language is None
     await residents.set_language(session, resident, callback_data.code.value)
-    i18n.ctx_locale.set(resident.language)
+    i18n.ctx_locale.set(callback_data.code.value)  # the resident's language from now on
     await query.answer()
     message = message_of(query)
     await message.edit_reply_markup(reply_markup=None)

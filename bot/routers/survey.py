@@ -104,7 +104,7 @@ async def on_ability(query: CallbackQuery, callback_data: SurveyCallback, state:
     await state.set_state(SurveyForm.comment)
     await state.set_data({"survey_id": s.id, TOUCHED: ctx.clock.now().timestamp()})
     await message_of(query).answer(_("Would you like to add a comment? Type it now (up to {limit} characters), or tap "
-                                 "Skip.").format(limit=surveys.MAX_COMMENT), reply_markup=skip_keyboard(s.id))
+                                     "Skip.").format(limit=surveys.MAX_COMMENT), reply_markup=skip_keyboard(s.id))
 
 
 @router.callback_query(SurveyCallback.filter(F.q == Question.comment))
@@ -118,12 +118,12 @@ async def on_skip_comment(query: CallbackQuery, state: FSMContext) -> None:
 @router.message(SurveyForm.comment, F.text)
 async def on_comment(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-    text = message.text.strip()
+    text = (message.text or "").strip()  # registered with F.text: never empty here
     if len(text) > surveys.MAX_COMMENT:
         await message.answer(_("That is {length} characters; please keep your comment under {limit}.").format(
             length=len(text), limit=surveys.MAX_COMMENT))
         return
-    survey_id = (await state.get_data()).get("survey_id")
+    survey_id = (await state.get_data()).get("survey_id", "")  # none: the form expired (ValueError below)
     try:
         await surveys.add_comment(session, ctx=ctx, survey_id=int(survey_id), resident=resident, text=text)
     except (surveys.SurveyError, TypeError, ValueError):

@@ -103,7 +103,7 @@ async def on_other(query: CallbackQuery, callback_data: TopupCallback, session: 
 @router.message(TopupForm.amount, F.text)
 async def on_amount_typed(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
                           ctx: AppContext, i18n: I18n) -> None:
-    amount = parse_amount(message.text[:64])
+    amount = parse_amount((message.text or "")[:64])  # F.text: never empty here
     if amount is None:
         await message.answer(_("Please type just the amount in yuan, e.g. 150 or 88.50, or send /cancel."))
         return
