@@ -84,7 +84,9 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
         redoc_url=None,
     )
     app.state.ctx = ctx
-    secret = settings.secret_key.get_secret_value()  # resolved by AppContext.create (issue 12 F4)
+    if settings.secret_key is None:  # resolved by AppContext.create (issue 12 F4)
+        raise RuntimeError("the secret key is not installed (build the AppContext with AppContext.create)")
+    secret = settings.secret_key.get_secret_value()
     app.state.sessions = SessionCodec(secret, max_age=settings.session_max_age,
                                       idle_timeout=settings.session_idle_timeout)
     app.state.login_throttle = LoginThrottle(settings.redis_url, Limits(

@@ -63,4 +63,6 @@ class SessionCodec:
         return hmac.new(self._secret, f"csrf:{data.nonce}".encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, data: SessionData, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(data), token)
+        if not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(data), token)

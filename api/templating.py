@@ -36,7 +36,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: whitespace and newlines collapsed
-templates.env.newstyle_gettext = True  # _("… %(n)s", n=…): variables escaped, and a missing one is an error
+templates.env.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension; _("… %(n)s", n=…): variables escaped, and a missing one is an error
 
 # The language names on the language switch, each in its own language.
 LANGUAGE_NAMES = {"zh_Hans": "中文（简体）", "en": "English"}

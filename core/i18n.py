@@ -16,7 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from core.settings import ROOT
 
@@ -95,9 +95,9 @@ class Translator:
 
     def __init__(self, locales_dir: Path) -> None:
         self.locales_dir = locales_dir
-        self._cache: dict[str, Translations] = {}
+        self._cache: dict[str, NullTranslations] = {}  # NullTranslations when a locale has no catalogue
 
-    def get(self, locale: str | None) -> Translations:
+    def get(self, locale: str | None) -> NullTranslations:
         locale = normalize_locale(locale) if locale not in LOCALES else locale
         if locale not in self._cache:
             self._cache[locale] = Translations.load(str(self.locales_dir), [locale], DOMAIN)

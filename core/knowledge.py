@@ -52,7 +52,8 @@ async def live_matcher(session: AsyncSession, ctx: AppContext) -> Matcher:
     state = ctx.extras.get(_STATE_KEY)
     base = ctx.matcher
     if state is not None and state[0] == version and state[1] is base:
-        return state[2]
+        live: Matcher = state[2]  # ctx.extras holds Any; this key only ever holds our tuple
+        return live
     rows = (await session.execute(select(KnowledgeParaphrase.topic, KnowledgeParaphrase.text)
                                   .where(KnowledgeParaphrase.id <= version))).all()
     # Index building is CPU work (~0.1 s for the real catalogue): off the event loop, once per change.

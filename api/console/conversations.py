@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.files import file_response, safe_filename, verified_type
@@ -29,17 +30,17 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-async def _load(session, conversation_id: int, user: StaffUser) -> Conversation:
+async def _load(session: AsyncSession, conversation_id: int, user: StaffUser) -> Conversation:
     conv = await handoff.get_conversation(session, conversation_id)
     if conv is None or not handoff.can_view(user, conv):
         raise HTTPException(404, "no such conversation")  # also for chats of others: do not reveal them
     return conv
 
 
-async def _staff_names(session, conv: Conversation) -> dict[int, str]:
+async def _staff_names(session: AsyncSession, conv: Conversation) -> dict[int, str]:
     ids = {m.staff_id for m in conv.messages if m.staff_id} | {i for i in (conv.owner_id, conv.transfer_to_id) if i}
     ids |= {int(m.text.split("\n")[0].split(":")[1]) for m in conv.messages
-            if m.direction == MessageDirection.system and (m.text or "").startswith("transfer_offered:")}
+            if m.direction == MessageDirection.system and m.text and m.text.startswith("transfer_offered:")}
     return await handoff.staff_names(session, ids)
 
 

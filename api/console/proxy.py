@@ -14,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/console/proxy")
 async def proxy_page(request: Request, user: AgentDep, session: SessionDep):
-    rows = [{"app": app, "resident": res, "relation": proxy.RELATION_LABELS.get(app.relation, app.relation),
+    rows = [{"app": app, "resident": res, "relation": proxy.RELATION_LABELS.get(app.relation, app.relation),  # type: ignore[call-overload]  # StrEnum keys match str
              "documents": [(proxy.document_label(doc, app.relation), doc.value in app.documents)
                            for doc in proxy.DOCUMENTS],
              "missing": len(proxy.missing(app.documents))}

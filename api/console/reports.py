@@ -51,6 +51,7 @@ async def reports_page(request: Request, user: SupervisorDep, ctx: CtxDep, sessi
 
 
 def _rows(r: reports.Report, section: str) -> tuple[list[str], list[list[object]]]:
+    rows: list[list[object]]  # a CSV row mixes labels, counts and rates
     if section == "on_time":
         head = ["kind", "due", "on_time", "late_done", "overdue_open", "on_time_rate_percent"]
         rows = [[x.label, x.due, x.on_time, x.late_done, x.overdue_open, x.rate]

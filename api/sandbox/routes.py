@@ -336,10 +336,10 @@ async def persona_send(user_id: int, request: Request) -> dict[str, Any]:
         duration = int(
             payload.get("duration") or (voice.get("duration") if isinstance(voice, dict) else 0) or 3
         )
-        data = None
+        recorded: bytes | None = None  # none given: the sandbox makes up a voice of that duration
         if isinstance(voice, Upload | str) or (isinstance(voice, dict) and voice.get("data")):
-            data = _file_arg(voice)[0]
-        return state.send_voice(user_id, data, duration=duration)
+            recorded = _file_arg(voice)[0]
+        return state.send_voice(user_id, recorded, duration=duration)
     if payload.get("document"):
         data, name, mime = _file_arg(payload["document"], "document.bin")
         return state.send_document(

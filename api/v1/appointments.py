@@ -336,9 +336,10 @@ async def assign(number: str, body: AssignBody, session: SessionDep, ctx: CtxDep
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "an integration must name the staff member")
         assignee = user
     else:
-        assignee = (await session.execute(select(StaffUser).where(StaffUser.id == body.staff_id))).scalar_one_or_none()
-        if assignee is None:
+        named = (await session.execute(select(StaffUser).where(StaffUser.id == body.staff_id))).scalar_one_or_none()
+        if named is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such staff member")
+        assignee = named
     try:
         await appointments.assign(session, ctx=ctx, appt=appt, staff=user, assignee=assignee)
     except tickets.RequestError as e:

@@ -22,7 +22,9 @@ from db.enums import OutageKind, OutageStatus, Utility
 
 router = APIRouter(prefix="/api/v1/outages", tags=["outages"], dependencies=[CsrfDep])
 
-AREA_EXAMPLE = {"districts": [], "streets": [{"district": "城东区", "street": "人民路"}], "buildings": []}
+AREA_EXAMPLE: dict[str, Any] = {
+    "districts": [], "streets": [{"district": "城东区", "street": "人民路"}], "buildings": [],
+}
 ExternalIdHeader = Annotated[str | None, Header(alias="X-External-Id", max_length=64,
                                                 description="Your system's id of this notice (idempotency key)")]
 

@@ -12,7 +12,7 @@ from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.buttons import ack
+from bot.forms.buttons import ack, message_of
 from bot.keyboards.requests import Form, FormNav, Nav
 from bot.middlewares.forms import StaleFormMiddleware
 from bot.navigation import show_menu
@@ -48,7 +48,7 @@ def install(router: Router, *groups: type[StatesGroup], form: Form, cancelled: C
     async def on_cancel(query: CallbackQuery, state: FSMContext, resident: Resident) -> None:
         await ack(query)
         await state.clear()
-        await show_menu(query.message, resident, cancelled())
+        await show_menu(message_of(query), resident, cancelled())
 
     router.callback_query.register(on_cancel, StateFilter(*groups),
                                    FormNav.filter((F.form == form) & (F.nav == Nav.cancel)))

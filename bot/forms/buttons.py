@@ -29,3 +29,16 @@ async def ack(query: CallbackQuery) -> None:
     if isinstance(query.message, Message):  # an inaccessible message has no buttons left to take off
         with contextlib.suppress(TelegramBadRequest):  # already edited (double tap) or too old
             await query.message.edit_reply_markup(reply_markup=None)
+
+
+def message_of(query: CallbackQuery) -> Message:
+    """The message under the tapped button, as a ``Message``.
+
+    aiogram types ``query.message`` as ``Message | InaccessibleMessage | None``; the update guards make it a
+    ``Message`` before any handler runs: PrivateChatOnlyMiddleware answers a tap without a message as stale, and
+    CallbackGuardMiddleware turns an inaccessible message into a FreshMessage (a ``Message`` whose edits send a
+    new message). Only a handler called around the guards could see anything else."""
+    message = query.message
+    if not isinstance(message, Message):
+        raise TypeError(f"callback query {query.id} reached a handler without an accessible message")
+    return message

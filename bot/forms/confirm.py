@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import StateFilter
+from aiogram.filters import Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.menu import main_menu
 from bot.keyboards.requests import Form, nav_buttons
 from core.context import AppContext
@@ -55,7 +55,7 @@ class ConfirmStep:
             await turn.message.answer(note, reply_markup=main_menu())
         await turn.message.answer(self.summary(data, turn), reply_markup=self.keyboard(data["key"]))
 
-    def register(self, router: Router, *, submit_filter: object) -> None:
+    def register(self, router: Router, *, submit_filter: Filter) -> None:
         router.callback_query.register(self._submit, self.state, submit_filter)
         router.callback_query.register(self._again, submit_filter, StateFilter(None))
         router.message.register(self._other, self.state)
@@ -67,7 +67,7 @@ class ConfirmStep:
             await stale(query)
             return
         await ack(query)
-        await self.send(Turn(query.message, state, session, ctx, resident), data)
+        await self.send(Turn(message_of(query), state, session, ctx, resident), data)
 
     async def _again(self, query: CallbackQuery, callback_data: CallbackData, session: AsyncSession,
                      resident: Resident) -> None:

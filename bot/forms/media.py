@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Then, Turn
-from bot.forms.buttons import ack
+from bot.forms.buttons import ack, message_of
 from bot.forms.safety import warn_if_emergency
 from bot.keyboards.requests import Form, FormNav, Nav, nav_keyboard
 from core.context import AppContext
@@ -86,9 +86,10 @@ class PhotosStep:
 
     async def _words(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-        await warn_if_emergency(Turn(message, state, session, ctx, resident), message.text)
+        words = message.text or ""  # registered with F.text: never empty here
+        await warn_if_emergency(Turn(message, state, session, ctx, resident), words)
         data = await state.get_data()
-        text = "\n".join(p for p in (data.get(self.field, ""), message.text.strip()) if p)
+        text = "\n".join(p for p in (data.get(self.field, ""), words.strip()) if p)
         if len(text) > MAX_DESCRIPTION:
             await message.answer(too_long(len(text)))
             return
@@ -101,7 +102,7 @@ class PhotosStep:
     async def _done(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                     resident: Resident) -> None:
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident))
+        await self.then(Turn(message_of(query), state, session, ctx, resident))
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,9 @@ class DescribeStep:
     async def _text(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                     resident: Resident) -> None:
         turn = Turn(message, state, session, ctx, resident)
-        await warn_if_emergency(turn, message.text)
-        text = message.text.strip()
+        words = message.text or ""  # registered with F.text: never empty here
+        await warn_if_emergency(turn, words)
+        text = words.strip()
         if len(text) > MAX_DESCRIPTION:
             await message.answer(too_long(len(text)))
             return
@@ -166,5 +168,6 @@ class DescribeStep:
 
     async def _skipped(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident) -> None:
+        assert self.skip is not None  # registered only with skip
         await ack(query)
-        await self.skip(Turn(query.message, state, session, ctx, resident))
+        await self.skip(Turn(message_of(query), state, session, ctx, resident))

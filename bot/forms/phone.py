@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aiogram import F, Router
+from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -21,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.requests import Form, FormNav, Nav, contact_keyboard, nav_keyboard
 from core import tickets
 from core.context import AppContext
@@ -119,7 +120,7 @@ class PhoneStep:
         if self.skip is not None:
             await turn.message.answer(_("No phone call needed?"), reply_markup=nav_keyboard(self.skip, skip=True))
 
-    def register(self, router: Router, *, on_file_filter: object = None) -> None:
+    def register(self, router: Router, *, on_file_filter: Filter | None = None) -> None:
         """Register the step's handlers (after any of the form's own handlers for the same state)."""
         router.message.register(self._contact, self.state, F.contact)
         if on_file_filter is not None:
@@ -136,7 +137,9 @@ class PhoneStep:
     async def _contact(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident) -> None:
         contact = message.contact
-        own = contact.user_id == message.from_user.id or (contact.user_id is None and not self.strict)
+        assert contact is not None  # registered with F.contact
+        # The resident is the sender: ResidentMiddleware stores them under the update's user id.
+        own = contact.user_id == resident.id or (contact.user_id is None and not self.strict)
         reading = read_contact(contact.phone_number, own)
         if reading.problem is PhoneProblem.not_own:
             await self._say(message, self.texts.not_own())
@@ -157,11 +160,11 @@ class PhoneStep:
             await stale(query)
             return
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), phone, resident.first_name)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), phone, resident.first_name)
 
     async def _typed(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-        phone = typed_phone(message.text)
+        phone = typed_phone(message.text or "")  # registered with F.text: never empty here
         if phone is None:
             await self._say(message, self.texts.invalid())
             return
@@ -177,4 +180,4 @@ class PhoneStep:
     async def _skipped(self, query: CallbackQuery, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident) -> None:
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), None, None)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), None, None)

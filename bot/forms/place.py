@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
+from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -18,7 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.requests import Form, location_keyboard, nav_buttons
 from core import tickets
 from core.context import AppContext
@@ -74,7 +75,7 @@ class AddressStep:
         if seen:
             await turn.message.answer(_("Or tap one of your addresses:"), reply_markup=kb.as_markup())
 
-    def register(self, router: Router, *, pick_filter: object) -> None:
+    def register(self, router: Router, *, pick_filter: Filter) -> None:
         router.callback_query.register(self._picked, self.state, pick_filter)
         if self.on_location is not None:
             router.message.register(self._location, self.state, F.location)
@@ -89,16 +90,17 @@ class AddressStep:
             await stale(query)
             return
         await ack(query)
-        await self.on_account(Turn(query.message, state, session, ctx, resident), acc)
+        await self.on_account(Turn(message_of(query), state, session, ctx, resident), acc)
 
     async def _location(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
-                        resident: Resident) -> None:  # registered only with on_location
+                        resident: Resident) -> None:
         loc = message.location
+        assert self.on_location is not None and loc is not None  # registered only with on_location, F.location
         await self.on_location(Turn(message, state, session, ctx, resident), loc.latitude, loc.longitude)
 
     async def _typed(self, message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-        address = typed_address(message.text)
+        address = typed_address(message.text or "")  # registered with F.text: never empty here
         if address is None:
             await message.answer(self.invalid())
             return
@@ -134,7 +136,7 @@ class DistrictStep:
         await turn.message.answer(f"{intro}\n{text}" if intro else text,
                                   reply_markup=self.keyboard(await self.districts(turn.session)))
 
-    def register(self, router: Router, *, pick_filter: object) -> None:
+    def register(self, router: Router, *, pick_filter: Filter) -> None:
         router.callback_query.register(self._picked, self.state, pick_filter)
         router.message.register(self._other, self.state)
 
@@ -149,7 +151,7 @@ class DistrictStep:
             await stale(query)
             return
         await ack(query)
-        await self.then(Turn(query.message, state, session, ctx, resident), district)
+        await self.then(Turn(message_of(query), state, session, ctx, resident), district)
 
     async def _other(self, message: Message) -> None:
         await message.answer(self.other())

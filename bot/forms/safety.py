@@ -17,12 +17,13 @@ from core import tickets
 from core.context import AppContext
 from core.safety import TOPICS, Emergency, detect_emergency
 from knowledge.loader import load_site
+from knowledge.models import Lang
 
 log = logging.getLogger(__name__)
 LEAK_TOPIC = TOPICS[Emergency.gas_leak]
 
 
-def content_lang(lang: str | None) -> str:
+def content_lang(lang: str | None) -> Lang:
     return "en" if lang == "en" else "zh"
 
 

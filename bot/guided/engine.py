@@ -24,6 +24,7 @@ from bot.guided.ids import HOME_ID
 from bot.guided.ui import MAX_TEXT, Screen, render, resolve
 from core.context import AppContext
 from db.models import Resident
+from knowledge.models import Lang
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class G:
         return self.i18n.current_locale
 
     @property
-    def lang(self) -> str:
+    def lang(self) -> Lang:
         """Content language of knowledge topics: "zh" or "en"."""
         return "en" if self.locale == "en" else "zh"
 
@@ -100,7 +101,9 @@ class G:
 
     @property
     def user_id(self) -> int:
-        return self.message.from_user.id
+        """The resident's Telegram user id: ResidentMiddleware stores a resident under the id of the update's user
+        (``self.message`` may be the bot's own message, under a tapped button)."""
+        return self.resident.id
 
     # -- navigation ---------------------------------------------------------------------------------
     def go(self, page_id: str) -> None:

@@ -21,7 +21,7 @@ from bot.callbacks import GuidedOffer, GuidedOfferCallback
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_COMPLAINT, MENU_FAULT, MENU_HUMAN, MENU_OUTAGES, MENU_VISIT
 from knowledge.catalogue import Catalogue
-from knowledge.models import Action, Topic, Utility
+from knowledge.models import Action, Lang, Topic, Utility
 
 BUTTON_CHARS = 40  # a longer label is cut on a phone screen anyway
 MAX_RELATED = 2
@@ -135,7 +135,7 @@ def utilities_keyboard() -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def topics_keyboard(catalogue: Catalogue, utility: Utility, lang: str) -> InlineKeyboardMarkup:
+def topics_keyboard(catalogue: Catalogue, utility: Utility, lang: Lang) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for topic in catalogue.by_utility(utility):
         kb.button(text=short(topic.title.get(lang)),
@@ -159,7 +159,7 @@ def action_label(action: Action) -> str:
     }[action]
 
 
-def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: str, *, question_id: int = 0) -> InlineKeyboardMarkup:
+def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: Lang, *, question_id: int = 0) -> InlineKeyboardMarkup:
     """Buttons under an answer: checklist, the topic's actions, related guides, back to the list."""
     idx = topic_index(catalogue, topic.slug)
     kb = InlineKeyboardBuilder()
@@ -197,7 +197,7 @@ def escalation_keyboard(*, question_id: int = 0, topic: int = -1, offer_simple_m
     return kb.as_markup()
 
 
-def choices_keyboard(catalogue: Catalogue, slugs: list[str], lang: str, question_id: int) -> InlineKeyboardMarkup:
+def choices_keyboard(catalogue: Catalogue, slugs: list[str], lang: Lang, question_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for slug in slugs:
         topic = catalogue.get(slug)

@@ -53,7 +53,7 @@ def translations(item: object) -> frozenset[str]:
     msgid = msgid_of(item)
     i18n = I18n.get_current(no_error=True)
     if i18n is None:
-        return {msgid}
+        return frozenset({msgid})
     key = (id(i18n), msgid)  # asked for every text message: translate once per catalogue
     found = _TRANSLATIONS.get(key)
     if found is None:

@@ -110,19 +110,20 @@ def category_label(category: str | None) -> str:
         FaultCategory.other: _("Other problem"),
     }
     try:
-        return labels[FaultCategory(category)]
+        return labels[FaultCategory(category or "")]
     except ValueError:
         return category or "-"
 
 
 def extent_label(extent: str | None) -> str:
     """R8: how far a fault reaches, as the resident chose it."""
-    return {
+    labels: dict[str, str] = {
         Extent.home: _("Only my home"),
         Extent.building: _("The whole building"),
         Extent.area: _("The street or the whole area"),
         Extent.unknown: _("Not sure"),
-    }.get(extent or "", "-")
+    }
+    return labels.get(extent or "", "-")
 
 
 def ticket_kind_label(kind: TicketKind) -> str:

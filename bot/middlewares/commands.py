@@ -57,8 +57,9 @@ class PromptRecorder(BaseRequestMiddleware):
             markup = method.reply_markup
             kind = ("inline" if isinstance(markup, InlineKeyboardMarkup)
                     else "reply" if isinstance(markup, ReplyKeyboardMarkup) else None)
+            kept = markup if isinstance(markup, InlineKeyboardMarkup | ReplyKeyboardMarkup) else None
             sent.append({"text": method.text, "kind": kind,
-                         "markup": markup.model_dump_json(exclude_none=True) if kind else None})
+                         "markup": kept.model_dump_json(exclude_none=True) if kept is not None else None})
         return await make_request(bot, method)
 
 
@@ -84,13 +85,15 @@ class UnknownCommandMiddleware(BaseMiddleware):
         if state is None:
             return await handler(event, data)
         inner = event.event if isinstance(event, Update) else event
-        command = command_of(inner.text) if isinstance(inner, Message) else None
-        if command is not None and command not in KNOWN_COMMANDS and in_form(data.get("raw_state")):
-            await inner.answer(_("Sorry, I do not know the command {command}. Please answer the question above, "
+        message = inner if isinstance(inner, Message) else None
+        command = command_of(message.text) if message is not None else None
+        if message is not None and command is not None and command not in KNOWN_COMMANDS \
+                and in_form(data.get("raw_state")):
+            await message.answer(_("Sorry, I do not know the command {command}. Please answer the question above, "
                                  "or send /cancel to stop.").format(command=html.escape("/" + command[:32])))
             prompt = (await state.get_data()).get(PROMPT)
             if prompt:
-                await inner.answer(prompt["text"], reply_markup=_markup(prompt))
+                await message.answer(prompt["text"], reply_markup=_markup(prompt))
             return None
         self._record_on(data.get("bot"))
         sent: list[dict[str, Any]] = []

@@ -93,8 +93,10 @@ class FreshMessage(Message):
     """Stands in for an ``InaccessibleMessage``: its content is gone and it can no longer be edited reliably,
     so an edit becomes a fresh message and taking the buttons off is a no-op."""
 
-    def edit_text(self, text: str, *args: Any, reply_markup: InlineKeyboardMarkup | None = None,
+    def edit_text(self, text: str | None = None, *args: Any, reply_markup: InlineKeyboardMarkup | None = None,
                   **kwargs: Any) -> Any:
+        if text is None:  # Message.edit_text takes no text for other kinds of content: nothing to resend
+            return _done()
         return self.answer(text, reply_markup=reply_markup, parse_mode=kwargs.get("parse_mode"))
 
     def edit_caption(self, *args: Any, caption: str | None = None, reply_markup: InlineKeyboardMarkup | None = None,

@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import AccountAction, AccountCallback
+from bot.forms.buttons import message_of
 from bot.keyboards import proxy as proxy_form
 from bot.keyboards.menu import MENU_BALANCE, main_menu
 from bot.navigation import menu_entry
@@ -76,7 +77,7 @@ async def on_view(query: CallbackQuery, callback_data: AccountCallback, session:
     if link is None:
         return
     await query.answer()
-    await send_account(query.message, session, ctx, link, i18n.current_locale)
+    await send_account(message_of(query), session, ctx, link, i18n.current_locale)
 
 
 @router.callback_query(AccountCallback.filter(F.action.in_({AccountAction.alerts_on, AccountAction.alerts_off})))
@@ -92,7 +93,9 @@ async def on_alerts(query: CallbackQuery, callback_data: AccountCallback, sessio
     await query.answer(_("Alerts are on. We will tell you when credit runs low or a bill is overdue.") if enabled
                        else _("Low-credit alerts are off. Payment notices for unpaid bills still reach you, "
                               "always before any cut-off."), show_alert=True)
-    link = await accounts.get_link(session, resident.id, callback_data.account_id)
+    link = await accounts.get_link(session, resident.id, callback_data.account_id)  # loaded with its account
+    if link is None:  # unlinked meanwhile, by a tap elsewhere
+        return
     summary = await accounts.account_summary(session, link.account, now=ctx.clock.now())
     await edit_or_send(query, detail_text(link, summary, i18n.current_locale), detail_keyboard(link, summary))
 
@@ -110,7 +113,7 @@ async def on_unlink(query: CallbackQuery, callback_data: AccountCallback, sessio
     kb.button(text=_("No, keep it"), callback_data=AccountCallback(action=AccountAction.view,
                                                                   account_id=link.account_id))
     kb.adjust(2)
-    await query.message.answer(
+    await message_of(query).answer(
         _("Unlink {title}? You will no longer see its balance or get its alerts here. "
           "You can link it again at any time.").format(title=account_title(link.account)),
         reply_markup=kb.as_markup())
@@ -151,7 +154,7 @@ async def on_link(query: CallbackQuery, state: FSMContext, resident: Resident, c
     await query.answer()
     until = accounts.locked_until(resident, ctx.clock.now())
     if until is not None:
-        await query.message.answer(locked_text(until, i18n.current_locale))
+        await message_of(query).answer(locked_text(until, i18n.current_locale))
         return
     await state.clear()
     kb = InlineKeyboardBuilder()
@@ -159,7 +162,7 @@ async def on_link(query: CallbackQuery, state: FSMContext, resident: Resident, c
     kb.button(text=_("A relative's account (I help them)"),
               callback_data=AccountCallback(action=AccountAction.relation_relative))
     kb.adjust(1)
-    await query.message.answer(_("Whose account would you like to link?"), reply_markup=kb.as_markup())
+    await message_of(query).answer(_("Whose account would you like to link?"), reply_markup=kb.as_markup())
 
 
 @router.callback_query(AccountCallback.filter(F.action.in_({AccountAction.relation_self,
@@ -169,20 +172,20 @@ async def on_relation(query: CallbackQuery, callback_data: AccountCallback, stat
     await query.answer()
     until = accounts.locked_until(resident, ctx.clock.now())
     if until is not None:
-        await query.message.answer(locked_text(until, i18n.current_locale))
+        await message_of(query).answer(locked_text(until, i18n.current_locale))
         return
     relative = callback_data.action is AccountAction.relation_relative
     await state.update_data(relation="relative" if relative else "self")
     if relative:  # R16: the relation and the four documents first (bot/routers/proxy.py), then the number
-        await proxy_form.ask_relation(query.message, state)
+        await proxy_form.ask_relation(message_of(query), state)
         return
-    await ask_number(query.message, state, relative=False)
+    await ask_number(message_of(query), state, relative=False)
 
 
 @router.message(LinkForm.number, F.text)
 async def on_number(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
                     ctx: AppContext, i18n: I18n) -> None:
-    number = account_numbers.clean(message.text[:64])
+    number = account_numbers.clean((message.text or "")[:64])  # registered with F.text: never empty here
     if not account_numbers.is_valid(number):
         await message.answer(_("That does not look like an account number. It has 10 digits and is printed at the "
                                "top of your bill. Please check it and type it again, or send /cancel."))
@@ -240,26 +243,30 @@ async def _finish_link(message: Message, state: FSMContext, session: AsyncSessio
         await message.answer(_("✅ Verified. The account is now linked to you."), reply_markup=main_menu())
     else:
         await message.answer(_("This account is already linked to you."), reply_markup=main_menu())
-    await send_account(message, session, ctx, result.link, lang)
+    if result.link is not None:  # set for a linked (or already linked) account
+        await send_account(message, session, ctx, result.link, lang)
 
 
 @router.message(LinkForm.proof, F.contact)
 async def on_contact(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
                      ctx: AppContext, i18n: I18n) -> None:
-    own = message.contact.user_id is not None and message.contact.user_id == message.from_user.id
+    contact = message.contact
+    assert contact is not None  # registered with F.contact
+    # The resident is the sender: ResidentMiddleware stores them under the update's user id.
+    own = contact.user_id is not None and contact.user_id == resident.id
     if not own:
         # Someone else's contact proves nothing about the sender; it counts as a failed attempt.
         await message.answer(_("Please share your own phone number with the button below; "
                                "a contact from your address book cannot be used."))
     await _finish_link(message, state, session, resident, ctx, i18n, method=LinkMethod.contact,
-                       proof=message.contact.phone_number if own else "")
+                       proof=contact.phone_number if own else "")
 
 
 @router.message(LinkForm.proof, F.text.regexp(r"^\s*\d{6}\s*$"))
 async def on_code(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
                   ctx: AppContext, i18n: I18n) -> None:
     await _finish_link(message, state, session, resident, ctx, i18n, method=LinkMethod.bill_code,
-                       proof=message.text.strip())
+                       proof=(message.text or "").strip())  # the filter matched six digits
 
 
 @router.message(LinkForm.proof)

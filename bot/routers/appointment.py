@@ -25,7 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn, install
-from bot.forms.buttons import ack, stale, stale_text
+from bot.forms.buttons import ack, message_of, stale, stale_text
 from bot.forms.confirm import ConfirmStep
 from bot.forms.phone import PhoneStep, mask_phone
 from bot.forms.place import AddressStep, DistrictStep
@@ -121,11 +121,11 @@ async def on_service(query: CallbackQuery, callback_data: VisitCallback, state: 
         return
     await ack(query)
     await state.update_data(service=service.value, prerequisites={})
-    await query.message.answer(_("Service: {service}").format(service=_(SERVICE_LABELS[service])))
+    await message_of(query).answer(_("Service: {service}").format(service=_(SERVICE_LABELS[service])))
     if ignition.needs_prerequisites(service):
-        await _ask_prerequisite(query.message, state, ignition.ITEMS[0])
+        await _ask_prerequisite(message_of(query), state, ignition.ITEMS[0])
         return
-    await address.ask(Turn(query.message, state, session, ctx, resident))
+    await address.ask(Turn(message_of(query), state, session, ctx, resident))
 
 
 # --- R19: ignition prerequisites, one at a time; a "no" is told why and what to do ---------------------------
@@ -155,16 +155,16 @@ async def on_prerequisite(query: CallbackQuery, callback_data: IgnitionCallback,
     await ack(query)
     if not callback_data.ok:
         await state.clear()
-        await show_menu(query.message, resident, _(ignition.BLOCKED).format(
+        await show_menu(message_of(query), resident, _(ignition.BLOCKED).format(
             reason=_(ignition.REASONS[callback_data.item])))
         return
     answers[callback_data.item.value] = True
     await state.update_data(prerequisites=answers)
     if len(missing) > 1:
-        await _ask_prerequisite(query.message, state, missing[1])
+        await _ask_prerequisite(message_of(query), state, missing[1])
         return
-    await query.message.answer(_("Thank you: everything is ready for the ignition."))
-    await address.ask(Turn(query.message, state, session, ctx, resident))
+    await message_of(query).answer(_("Thank you: everything is ready for the ignition."))
+    await address.ask(Turn(message_of(query), state, session, ctx, resident))
 
 
 @router.message(VisitForm.prerequisites)
@@ -253,14 +253,14 @@ async def on_day(query: CallbackQuery, callback_data: DayCallback, state: FSMCon
         await stale(query)
         return
     await ack(query)
-    await _pick_day(query.message, state, session, ctx, resident, day,
+    await _pick_day(message_of(query), state, session, ctx, resident, day,
                     reschedule=raw_state == RescheduleForm.day.state)
 
 
 @router.message(StateFilter(VisitForm.day, RescheduleForm.day), F.text)
 async def on_typed_day(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                        resident: Resident, raw_state: str | None) -> None:
-    day = parse_typed_date(message.text, local(ctx.clock.now()).date())
+    day = parse_typed_date(message.text or "", local(ctx.clock.now()).date())  # F.text: never empty here
     if day is None:
         await message.answer(_("Please choose a day with the buttons above."))
         return
@@ -284,9 +284,9 @@ async def on_window(query: CallbackQuery, callback_data: WindowCallback, state: 
     await ack(query)
     await state.update_data(window=callback_data.w)
     if raw_state == RescheduleForm.window.state:
-        await _finish_reschedule(query.message, state, session, ctx, resident)
+        await _finish_reschedule(message_of(query), state, session, ctx, resident)
         return
-    turn = Turn(query.message, state, session, ctx, resident)
+    turn = Turn(message_of(query), state, session, ctx, resident)
     if data.get("phone"):  # choosing again after a race: the phone given before still stands
         await _phone_known(turn, data["phone"], None)
         return
@@ -388,22 +388,22 @@ async def on_proposal(query: CallbackQuery, callback_data: ProposalCallback, sta
             appt = await appointments.accept_proposal(session, ctx=ctx, appt=appt, resident=resident)
         except appointments.SlotUnavailable:
             await query.answer(_("Sorry, that time is no longer free. Please choose another date."), show_alert=True)
-            await start_reschedule(query.message, state, session, ctx, resident, appt)
+            await start_reschedule(message_of(query), state, session, ctx, resident, appt)
             return
         await ack(query)
-        await query.message.answer(_("✅ Visit {number} is confirmed for {day}, {window}.").format(
+        await message_of(query).answer(_("✅ Visit {number} is confirmed for {day}, {window}.").format(
             number=appt.number, day=format_day(appt.day, resident.language), window=format_window(appt.window)))
         return
     await ack(query)
     if callback_data.action is ProposalAction.other:
-        await start_reschedule(query.message, state, session, ctx, resident, appt)
+        await start_reschedule(message_of(query), state, session, ctx, resident, appt)
         return
     try:
         await appointments.cancel_by_resident(session, ctx=ctx, appt=appt, resident=resident)
     except (appointments.TooLate, tickets.TransitionError):
-        await query.message.answer(too_late_text())
+        await message_of(query).answer(too_late_text())
         return
-    await query.message.answer(_("Visit {number} has been cancelled.").format(number=appt.number))
+    await message_of(query).answer(_("Visit {number} has been cancelled.").format(number=appt.number))
 
 
 # --- the kit's steps ----------------------------------------------------------------------------------------

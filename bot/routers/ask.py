@@ -25,7 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.guides import (
     AskChoiceCallback,
     AskNoneCallback,
@@ -60,13 +60,13 @@ async def load_knowledge(ctx: AppContext) -> None:
 
 def is_question(message: Message) -> bool:
     text = message.text
-    return bool(text and text.strip()) and not text.startswith("/") and not is_menu_text(text)
+    return bool(text and text.strip() and not text.startswith("/") and not is_menu_text(text))
 
 
 @router.message(StateFilter(None), F.text, is_question)
 async def on_question(message: Message, session: AsyncSession, resident: Resident, ctx: AppContext,
                       i18n: I18n) -> None:
-    text = message.text
+    text = message.text or ""  # is_question: never empty here
     locale = i18n.current_locale
     lang = content_lang(i18n)
     now = ctx.clock.now()
@@ -81,7 +81,7 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         return
 
     result = await knowledge.resolve(session, ctx, text, lang)
-    if result.outcome == "answer":
+    if result.outcome == "answer" and result.topic is not None:  # an answer always names its topic
         row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,
                                            outcome=QuestionOutcome.answered, now=now, topic=result.topic,
                                            score=result.score, alternatives=result.alternatives)
@@ -130,7 +130,7 @@ async def on_choice(query: CallbackQuery, callback_data: AskChoiceCallback, sess
                                 outcome=QuestionOutcome.chose, topic=topic.slug)
     await residents.clear_misses(session, resident)
     await query.answer()
-    await send_topic(query.message, ctx, topic, content_lang(i18n), question_id=row.id)
+    await send_topic(message_of(query), ctx, topic, content_lang(i18n), question_id=row.id)
 
 
 @router.callback_query(AskNoneCallback.filter())
@@ -144,7 +144,7 @@ async def on_none_of_these(query: CallbackQuery, callback_data: AskNoneCallback,
     await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
                                 outcome=QuestionOutcome.none_of_these)
     await query.answer()
-    await query.message.answer(
+    await message_of(query).answer(
         _("Sorry about that. Please describe it again in other words — for example what you want to do "
           "and for which service (gas, water or power) — or talk to a person."),
         reply_markup=escalation_keyboard(question_id=row.id),

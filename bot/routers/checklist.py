@@ -18,6 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import message_of
 from bot.keyboards.guides import (
     ChecklistCallback,
     GuideAct,
@@ -32,7 +33,7 @@ from core import notices
 from core.clock import local
 from core.context import AppContext
 from db.models import Resident
-from knowledge.models import Topic
+from knowledge.models import Lang, Topic
 
 router = Router(name=__name__)
 
@@ -54,7 +55,7 @@ def _ticked(mask: int, i: int) -> bool:
     return bool(mask >> i & 1)
 
 
-def checklist_text(topic: Topic, items: list[tuple[str, str]], mask: int, lang: str) -> str:
+def checklist_text(topic: Topic, items: list[tuple[str, str]], mask: int, lang: Lang) -> str:
     lines = [f"<b>{html.escape(topic.title.get(lang))}</b>",
              _("Tap each document you already have. ✅ = I have it, ⬜ = still missing."), ""]
     for i, (_id, text) in enumerate(items):
@@ -90,50 +91,53 @@ async def _stale(query: CallbackQuery) -> None:
 async def on_checklist(query: CallbackQuery, callback_data: ChecklistCallback, ctx: AppContext, i18n: I18n) -> None:
     data = callback_data
     topic = resolve(ctx, data.t, data.v, data.m)
-    if topic is None or data.d >= len(topic.notice.documents) or data.d < -1:
+    notice = topic.notice if topic is not None else None  # resolve() returns only topics with a notice
+    if topic is None or notice is None or data.d >= len(notice.documents) or data.d < -1:
         await _stale(query)
         return
     lang = content_lang(i18n)
     items = ctx.catalogue.checklist_items(topic, lang)
     await query.answer()
     if data.d == -1:  # opened from the answer: a fresh message, so the answer stays readable above
-        await query.message.answer(checklist_text(topic, items, data.m, lang),
-                                   reply_markup=checklist_keyboard(data.t, topic, items, data.m))
+        await message_of(query).answer(checklist_text(topic, items, data.m, lang),
+                                       reply_markup=checklist_keyboard(data.t, topic, items, data.m))
         return
     mask = data.m ^ (1 << data.d)
     try:
-        await query.message.edit_text(checklist_text(topic, items, mask, lang),
-                                      reply_markup=checklist_keyboard(data.t, topic, items, mask))
+        await message_of(query).edit_text(checklist_text(topic, items, mask, lang),
+                                          reply_markup=checklist_keyboard(data.t, topic, items, mask))
     except TelegramBadRequest:  # message too old to edit: send the updated list instead
-        await query.message.answer(checklist_text(topic, items, mask, lang),
-                                   reply_markup=checklist_keyboard(data.t, topic, items, mask))
+        await message_of(query).answer(checklist_text(topic, items, mask, lang),
+                                       reply_markup=checklist_keyboard(data.t, topic, items, mask))
 
 
 @router.callback_query(NoticeCallback.filter())
 async def on_notice(query: CallbackQuery, callback_data: NoticeCallback, session: AsyncSession, ctx: AppContext,
                     resident: Resident, i18n: I18n, bot: Bot) -> None:
     topic = resolve(ctx, callback_data.t, callback_data.v, callback_data.m)
-    if topic is None:
+    notice = topic.notice if topic is not None else None  # resolve() returns only topics with a notice
+    if topic is None or notice is None:
         await _stale(query)
         return
     await query.answer(_("Preparing your written notice…"))
     locale = i18n.current_locale
-    have = [doc.id for i, doc in enumerate(topic.notice.documents) if _ticked(callback_data.m, i)]
-    await bot.send_chat_action(query.message.chat.id, "upload_document")
+    have = [doc.id for i, doc in enumerate(notice.documents) if _ticked(callback_data.m, i)]
+    await bot.send_chat_action(message_of(query).chat.id, "upload_document")
     try:
         row = await notices.issue_notice(
             session, catalogue=ctx.catalogue, gettext=lambda s: ctx.translator.gettext(locale, s),
             resident=resident, slug=topic.slug, have=have, language=locale, now=ctx.clock.now(),
         )
     except notices.NoticeUnavailable:
-        await query.message.answer(
+        await message_of(query).answer(
             _("Sorry, the written notice cannot be produced at the moment. The checklist above is complete; "
               "any service hall can also print the notice for you."))
         return
+    assert row.pdf is not None  # issue_notice returns a notice with its PDF
     lang = content_lang(i18n)
     day = format_date(local(row.created_at).date(), format="long", locale="en" if lang == "en" else "zh_Hans_CN")
     caption = _("One-time notification: {title}\nReference: {reference}\nDate: {date}\n"
                 "Documents still missing: {missing}").format(
         title=html.escape(topic.title.get(lang)), reference=row.reference, date=day, missing=len(row.missing))
-    await query.message.answer_document(
+    await message_of(query).answer_document(
         BufferedInputFile(row.pdf, filename=notices.notice_filename(row.reference, locale)), caption=caption)

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.forms.phone import PhoneStep, PhoneTexts
 from bot.keyboards.guides import Escalate, EscalateCallback, topic_at
 from bot.navigation import show_menu
@@ -75,7 +75,7 @@ async def on_person(query: CallbackQuery, callback_data: EscalateCallback, state
     await query.answer()
     await state.clear()
     reason = handoff.Reason.not_understood if about.question_id else handoff.Reason.button
-    await start_handoff(query.message, session=session, ctx=ctx, resident=resident, reason=reason,
+    await start_handoff(message_of(query), session=session, ctx=ctx, resident=resident, reason=reason,
                         last_exchange=about.exchange)
     if about.question_id:
         await questions.set_outcome(session, question_id=about.question_id, resident_id=resident.id,
@@ -102,7 +102,7 @@ async def on_callback(query: CallbackQuery, callback_data: EscalateCallback, sta
     await state.clear()
     # The key is fixed when the form starts, so a retried or doubled last step files one ticket.
     await state.update_data(cb_key=uuid.uuid4().hex, cb_q=about.question_id, cb_text=about.question)
-    await contact.ask(Turn(query.message, state, session, ctx, resident))
+    await contact.ask(Turn(message_of(query), state, session, ctx, resident))
 
 
 async def _finish(turn: Turn, phone: str | None, _name: str | None = None) -> None:

@@ -26,7 +26,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.base import Turn, install
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.forms.confirm import ConfirmStep
 from bot.forms.media import DescribeStep, DescribeTexts, PhotosStep
 from bot.forms.phone import PhoneStep, mask_phone
@@ -145,8 +145,8 @@ async def on_utility(query: CallbackQuery, callback_data: FaultCallback) -> None
         await stale(query)
         return
     await query.answer()
-    await query.message.edit_text(_("{utility}: what is wrong?").format(utility=utility_label(utility)),
-                                  reply_markup=categories_keyboard(utility))
+    await message_of(query).edit_text(_("{utility}: what is wrong?").format(utility=utility_label(utility)),
+                                      reply_markup=categories_keyboard(utility))
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.not_ours))
@@ -163,8 +163,8 @@ async def on_not_ours(query: CallbackQuery, callback_data: FaultCallback) -> Non
               callback_data=FaultCallback(act=Act.category, v=f"{utility.value}.{FaultCategory.other.value}"))
     nav_buttons(kb, Form.fault)
     kb.adjust(1)
-    await query.message.answer(_(responsibility.EXPLANATIONS[responsibility.boundary_for(utility)]),
-                               reply_markup=kb.as_markup())
+    await message_of(query).answer(_(responsibility.EXPLANATIONS[responsibility.boundary_for(utility)]),
+                                   reply_markup=kb.as_markup())
 
 
 @router.callback_query(FaultForm.category, FaultCallback.filter(F.act == Act.category))
@@ -181,7 +181,7 @@ async def on_category(query: CallbackQuery, callback_data: FaultCallback, state:
         await stale(query)
         return
     await ack(query)
-    await _category_chosen(Turn(query.message, state, session, ctx, resident), utility, category)
+    await _category_chosen(Turn(message_of(query), state, session, ctx, resident), utility, category)
 
 
 @router.message(FaultForm.category)
@@ -261,8 +261,8 @@ async def _place_known(turn: Turn, place: tickets.Place) -> None:
 async def on_outage_stop(query: CallbackQuery, state: FSMContext, resident: Resident) -> None:
     await ack(query)
     await state.clear()
-    await show_menu(query.message, resident, _("Thank you. No new report was filed; supply should be back by the "
-                                               "estimated time above. We apologise for the inconvenience."))
+    await show_menu(message_of(query), resident, _("Thank you. No new report was filed; supply should be back by the "
+                                                   "estimated time above. We apologise for the inconvenience."))
 
 
 @router.callback_query(FaultForm.outage, FaultCallback.filter(F.act == Act.outage_go))
@@ -270,7 +270,7 @@ async def on_outage_go(query: CallbackQuery, state: FSMContext, session: AsyncSe
                        resident: Resident) -> None:
     await ack(query)
     await state.update_data(outage_seen=True)
-    await _after_place(Turn(query.message, state, session, ctx, resident))
+    await _after_place(Turn(message_of(query), state, session, ctx, resident))
 
 
 async def _after_place(turn: Turn) -> None:
@@ -296,7 +296,7 @@ async def on_extent(query: CallbackQuery, callback_data: FaultCallback, state: F
     await ack(query)
     await state.update_data(extent=extent.value)
     await state.set_state(FaultForm.description)
-    await query.message.answer(
+    await message_of(query).answer(
         _("Please describe the problem in a few words: what you see, hear or smell, and since when "
           "(up to {limit} characters). You can also send a photo with a caption.").format(limit=MAX_DESCRIPTION),
         reply_markup=nav_keyboard(Form.fault, skip=resident.guided_mode),

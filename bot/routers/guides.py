@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.guides import (
     GuideAct,
     GuideCallback,
@@ -54,9 +54,9 @@ def guides_intro() -> str:
 
 async def _edit_or_send(query: CallbackQuery, text: str, markup: Any) -> None:
     try:
-        await query.message.edit_text(text, reply_markup=markup)
+        await message_of(query).edit_text(text, reply_markup=markup)
     except TelegramBadRequest:  # too old to edit, or unchanged: send afresh
-        await query.message.answer(text, reply_markup=markup)
+        await message_of(query).answer(text, reply_markup=markup)
 
 
 @router.message(F.text == MENU_GUIDES)
@@ -88,7 +88,7 @@ async def on_topic(query: CallbackQuery, callback_data: GuideCallback, ctx: AppC
         await stale(query)
         return
     await query.answer()
-    await send_topic(query.message, ctx, topic, content_lang(i18n))
+    await send_topic(message_of(query), ctx, topic, content_lang(i18n))
 
 
 @router.callback_query(TopicActionCallback.filter())
@@ -99,5 +99,5 @@ async def on_action(query: CallbackQuery, callback_data: TopicActionCallback, st
         await stale(query)
         return
     await query.answer()
-    if not await enter_menu_entry(entry, query.message, {**data, "state": state, "ctx": ctx}):
-        await query.message.answer(_("Please tap “{entry}” in the menu below.").format(entry=str(entry)))
+    if not await enter_menu_entry(entry, message_of(query), {**data, "state": state, "ctx": ctx}):
+        await message_of(query).answer(_("Please tap “{entry}” in the menu below.").format(entry=str(entry)))

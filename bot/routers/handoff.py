@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import HandoffAction, HandoffCallback
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.menu import MENU_HUMAN, is_menu_text
 from bot.middlewares.commands import in_form
 from bot.navigation import menu_entry, show_menu
@@ -65,6 +65,7 @@ async def relay_text(message: Message, session: AsyncSession, ctx: AppContext, c
 
 @router.message(in_conversation, F.photo)
 async def relay_photo(message: Message, session: AsyncSession, ctx: AppContext, conversation: Conversation) -> None:
+    assert message.photo  # registered with F.photo
     best = message.photo[-1]
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="photo",
                                       text=message.caption, file_id=best.file_id)
@@ -75,6 +76,7 @@ async def relay_photo(message: Message, session: AsyncSession, ctx: AppContext, 
 async def relay_document(message: Message, session: AsyncSession, ctx: AppContext,
                          conversation: Conversation) -> None:
     doc = message.document
+    assert doc is not None  # registered with F.document
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="document",
                                       text=message.caption, file_id=doc.file_id, file_name=doc.file_name)
     await _ack_if_waiting(message, session, conversation)
@@ -82,6 +84,7 @@ async def relay_document(message: Message, session: AsyncSession, ctx: AppContex
 
 @router.message(in_conversation, F.voice)
 async def relay_voice(message: Message, session: AsyncSession, ctx: AppContext, conversation: Conversation) -> None:
+    assert message.voice is not None  # registered with F.voice
     await handoff.relay_from_resident(session, ctx=ctx, conversation=conversation, content_type="voice",
                                       file_id=message.voice.file_id)
     await _ack_if_waiting(message, session, conversation)
@@ -109,6 +112,7 @@ async def _ack_if_waiting(message: Message, session: AsyncSession, conv: Convers
 @router.message(F.voice)
 async def on_voice(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                    resident: Resident) -> None:
+    assert message.voice is not None  # registered with F.voice
     await state.clear()
     conv = await handoff.request_handoff(session, ctx=ctx, resident=resident, reason=handoff.Reason.voice,
                                          priority=handoff.PRIORITY_VOICE)
@@ -132,9 +136,9 @@ async def on_end(query: CallbackQuery, callback_data: HandoffCallback, session: 
         return
     ended = await handoff.end_by_resident(session, ctx=ctx, conversation=conv)
     await query.answer()
-    if query.message:
-        await query.message.edit_reply_markup(reply_markup=None)
+    message = message_of(query)
+    await message.edit_reply_markup(reply_markup=None)
     if ended:
-        await show_menu(query.message, resident, _("The chat has ended. Thank you for contacting us!"))
+        await show_menu(message, resident, _("The chat has ended. Thank you for contacting us!"))
     else:
-        await show_menu(query.message, resident, _("This chat has already ended."))
+        await show_menu(message, resident, _("This chat has already ended."))

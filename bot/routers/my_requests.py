@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_REQUESTS
 from bot.keyboards.requests import (
@@ -129,8 +129,8 @@ async def on_withdraw(query: CallbackQuery, callback_data: MyRequestsCallback, s
                            show_alert=True)
         return
     await query.answer()
-    await query.message.answer(_("Withdraw request {number}?").format(number=ticket.number),
-                               reply_markup=_yes_no(MyAct.withdraw_yes, ticket.id, _("Yes, withdraw it")))
+    await message_of(query).answer(_("Withdraw request {number}?").format(number=ticket.number),
+                                   reply_markup=_yes_no(MyAct.withdraw_yes, ticket.id, _("Yes, withdraw it")))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.withdraw_yes))
@@ -147,7 +147,7 @@ async def on_withdraw_yes(query: CallbackQuery, callback_data: MyRequestsCallbac
                            show_alert=True)
         return
     await ack(query)
-    await query.message.answer(_("Request {number} has been withdrawn.").format(number=ticket.number))
+    await message_of(query).answer(_("Request {number} has been withdrawn.").format(number=ticket.number))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.cancel_visit))
@@ -158,8 +158,8 @@ async def on_cancel_visit(query: CallbackQuery, callback_data: MyRequestsCallbac
         await query.answer(too_late_text(), show_alert=True)
         return
     await query.answer()
-    await query.message.answer(_("Cancel visit {number}?").format(number=appt.number),
-                               reply_markup=_yes_no(MyAct.cancel_visit_yes, appt.id, _("Yes, cancel the visit")))
+    await message_of(query).answer(_("Cancel visit {number}?").format(number=appt.number),
+                                   reply_markup=_yes_no(MyAct.cancel_visit_yes, appt.id, _("Yes, cancel the visit")))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.cancel_visit_yes))
@@ -175,7 +175,7 @@ async def on_cancel_visit_yes(query: CallbackQuery, callback_data: MyRequestsCal
         await query.answer(too_late_text(), show_alert=True)
         return
     await ack(query)
-    await query.message.answer(_("Visit {number} has been cancelled.").format(number=appt.number))
+    await message_of(query).answer(_("Visit {number} has been cancelled.").format(number=appt.number))
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.move_visit))
@@ -186,10 +186,10 @@ async def on_move_visit(query: CallbackQuery, callback_data: MyRequestsCallback,
         await stale(query)
         return
     await query.answer()
-    await start_reschedule(query.message, state, session, ctx, resident, appt)
+    await start_reschedule(message_of(query), state, session, ctx, resident, appt)
 
 
 @router.callback_query(MyRequestsCallback.filter(F.act == MyAct.keep))
 async def on_keep(query: CallbackQuery) -> None:
     await ack(query)
-    await query.message.answer(_("All right, nothing was changed."))
+    await message_of(query).answer(_("All right, nothing was changed."))

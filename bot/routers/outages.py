@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import message_of
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import MENU_OUTAGES
 from bot.navigation import menu_entry
@@ -102,8 +103,7 @@ async def on_districts(query: CallbackQuery, session: AsyncSession, resident: Re
     districts = await outages.known_districts(session)
     subscribed = await outages.subscriptions(session, resident.id)
     await query.answer()
-    if query.message:
-        await query.message.answer(_districts_text(subscribed), reply_markup=districts_keyboard(districts, subscribed))
+    await message_of(query).answer(_districts_text(subscribed), reply_markup=districts_keyboard(districts, subscribed))
 
 
 @router.callback_query(OutageCallback.filter(F.action == OutageAction.toggle))
@@ -114,8 +114,7 @@ async def on_toggle(query: CallbackQuery, callback_data: OutageCallback, session
         # An old keyboard (the district list changed) or forged data: change nothing, show a fresh list.
         subscribed = await outages.subscriptions(session, resident.id)
         await query.answer(_("This list was out of date; here is the current one."))
-        if query.message:
-            await query.message.answer(_districts_text(subscribed),
+        await message_of(query).answer(_districts_text(subscribed),
                                        reply_markup=districts_keyboard(districts, subscribed))
         return
     district = districts[callback_data.i]
@@ -124,23 +123,21 @@ async def on_toggle(query: CallbackQuery, callback_data: OutageCallback, session
         _("You will no longer receive outage notices for {district}.")
     await query.answer(note.format(district=district))
     subscribed = await outages.subscriptions(session, resident.id)
-    if query.message:
-        try:
-            await query.message.edit_text(_districts_text(subscribed),
-                                          reply_markup=districts_keyboard(districts, subscribed))
-        except TelegramBadRequest:  # message too old to edit: send a fresh one
-            await query.message.answer(_districts_text(subscribed),
-                                       reply_markup=districts_keyboard(districts, subscribed))
+    message = message_of(query)
+    try:
+        await message.edit_text(_districts_text(subscribed), reply_markup=districts_keyboard(districts, subscribed))
+    except TelegramBadRequest:  # message too old to edit: send a fresh one
+        await message.answer(_districts_text(subscribed), reply_markup=districts_keyboard(districts, subscribed))
 
 
 @router.callback_query(OutageCallback.filter(F.action == OutageAction.done))
 async def on_done(query: CallbackQuery, session: AsyncSession, resident: Resident) -> None:
     subscribed = await outages.subscriptions(session, resident.id)
     await query.answer()
-    if query.message:
-        text = _("Saved. You receive the notices of: {districts}").format(districts="、".join(subscribed)) \
-            if subscribed else _("Saved. You are not subscribed to any district.")
-        try:
-            await query.message.edit_text(text)
-        except TelegramBadRequest:
-            await query.message.answer(text)
+    text = _("Saved. You receive the notices of: {districts}").format(districts="、".join(subscribed)) \
+        if subscribed else _("Saved. You are not subscribed to any district.")
+    message = message_of(query)
+    try:
+        await message.edit_text(text)
+    except TelegramBadRequest:
+        await message.answer(text)

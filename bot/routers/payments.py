@@ -48,7 +48,7 @@ async def on_pre_checkout(query: PreCheckoutQuery, session: AsyncSession, i18n: 
     account_id, amount = parsed
     check = await accounts.check_topup(session, resident_id=query.from_user.id, account_id=account_id,
                                        amount_fen=amount)
-    if not check.ok:
+    if check.problem is not None:
         await query.answer(ok=False, error_message=problem_text(check.problem, check.min_fen, check.max_fen, lang))
         return
     await query.answer(ok=True)
@@ -58,6 +58,7 @@ async def on_pre_checkout(query: PreCheckoutQuery, session: AsyncSession, i18n: 
 async def on_paid(message: Message, session: AsyncSession, ctx: AppContext, i18n: I18n,
                   resident: Resident | None = None) -> None:
     payment = message.successful_payment
+    assert payment is not None  # registered with F.successful_payment
     lang = i18n.current_locale
     now = ctx.clock.now()
     parsed = parse_payload(payment.invoice_payload)

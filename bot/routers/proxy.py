@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.buttons import ack, stale
+from bot.forms.buttons import ack, message_of, stale
 from bot.keyboards.proxy import ProxyAct, ProxyCallback, ProxyForm, documents_keyboard
 from bot.views.accounts import ask_number
 from core import proxy
@@ -35,7 +35,7 @@ async def on_relation(query: CallbackQuery, callback_data: ProxyCallback, state:
     await ack(query)
     await state.update_data(proxy_relation=relation.value, proxy_docs=[])
     await state.set_state(ProxyForm.documents)
-    await query.message.answer(documents_text(), reply_markup=documents_keyboard(relation.value, set()))
+    await message_of(query).answer(documents_text(), reply_markup=documents_keyboard(relation.value, set()))
 
 
 @router.callback_query(ProxyForm.documents, ProxyCallback.filter(F.act == ProxyAct.toggle))
@@ -48,7 +48,7 @@ async def on_toggle(query: CallbackQuery, callback_data: ProxyCallback, state: F
     have ^= {callback_data.v}
     await state.update_data(proxy_docs=sorted(have))
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=documents_keyboard(data.get("proxy_relation", ""), have))
+    await message_of(query).edit_reply_markup(reply_markup=documents_keyboard(data.get("proxy_relation", ""), have))
 
 
 @router.callback_query(ProxyForm.documents, ProxyCallback.filter(F.act == ProxyAct.done))
@@ -59,8 +59,8 @@ async def on_done(query: CallbackQuery, state: FSMContext, session: AsyncSession
     app = await proxy.record(session, resident_id=resident.id, relation=relation, documents=have,
                              now=ctx.clock.now())
     await ack(query)
-    await query.message.answer(checklist_text(app.relation, app.documents))
-    await ask_number(query.message, state, relative=True)
+    await message_of(query).answer(checklist_text(app.relation, app.documents))
+    await ask_number(message_of(query), state, relative=True)
 
 
 def checklist_text(relation: str, documents: list[str]) -> str:

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import ReconnectCallback
-from bot.forms.buttons import ack
+from bot.forms.buttons import ack, message_of
 from core import accounts, reconnection, tickets
 from core.context import AppContext
 from db.models import Resident, UtilityAccount
@@ -46,4 +46,4 @@ async def on_register(query: CallbackQuery, callback_data: ReconnectCallback, se
                            show_alert=True)
         return
     await ack(query)
-    await query.message.answer(place_text(account, place))
+    await message_of(query).answer(place_text(account, place))

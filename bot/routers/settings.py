@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.forms.buttons import message_of
 from bot.keyboards.menu import MENU_SETTINGS
 from bot.navigation import enter_guided, language_keyboard, menu_entry, show_menu
 from core import residents
@@ -58,7 +59,7 @@ async def on_settings(message: Message, resident: Resident) -> None:
 @router.callback_query(SettingsCallback.filter(F.action == SettingsAction.language))
 async def on_change_language(query: CallbackQuery) -> None:
     await query.answer()
-    await query.message.answer("请选择语言 / Please choose your language", reply_markup=language_keyboard())
+    await message_of(query).answer("请选择语言 / Please choose your language", reply_markup=language_keyboard())
 
 
 @router.callback_query(SettingsCallback.filter(F.action.in_({SettingsAction.guided_on, SettingsAction.guided_off})))
@@ -68,9 +69,9 @@ async def on_toggle_guided(
 ) -> None:
     await residents.set_guided_mode(session, resident, callback_data.action is SettingsAction.guided_on)
     await query.answer(_("Saved."))
-    await query.message.edit_text(settings_text(resident), reply_markup=settings_keyboard(resident))
+    await message_of(query).edit_text(settings_text(resident), reply_markup=settings_keyboard(resident))
     if resident.guided_mode:
-        await enter_guided(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
+        await enter_guided(message_of(query), state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
     else:
         await state.clear()
-        await show_menu(query.message, resident)
+        await show_menu(message_of(query), resident)

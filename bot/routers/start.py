@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import GuidedOffer, GuidedOfferCallback, LanguageCallback
+from bot.forms.buttons import message_of
 from bot.navigation import enter_guided, guided_offer_keyboard, language_keyboard, show_menu
 from core import residents
 from core.context import AppContext
@@ -36,11 +37,10 @@ async def on_language(
 ) -> None:
     first_time = resident.language is None
     await residents.set_language(session, resident, callback_data.code.value)
-    i18n.ctx_locale.set(resident.language)
+    i18n.ctx_locale.set(callback_data.code.value)  # the resident's language from now on
     await query.answer()
-    if query.message:
-        await query.message.edit_reply_markup(reply_markup=None)
-    message = query.message
+    message = message_of(query)
+    await message.edit_reply_markup(reply_markup=None)
     await message.answer(
         _("Hello! I am the Onestop assistant of your gas, water and power company. "
           "I can answer questions with complete checklists, take repair reports and appointments, "
@@ -62,13 +62,13 @@ async def on_guided_offer(
     enabled = callback_data.choice is GuidedOffer.on
     await residents.set_guided_mode(session, resident, enabled)
     await query.answer()
-    if query.message:
-        await query.message.edit_reply_markup(reply_markup=None)
-        if enabled:
-            await query.message.answer(_("Simple mode is on. You can switch it off in Settings."))
-            await enter_guided(query.message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
-        else:
-            await query.message.answer(_("All right. You can turn on simple mode any time in Settings."))
+    message = message_of(query)
+    await message.edit_reply_markup(reply_markup=None)
+    if enabled:
+        await message.answer(_("Simple mode is on. You can switch it off in Settings."))
+        await enter_guided(message, state=state, session=session, resident=resident, ctx=ctx, i18n=i18n)
+    else:
+        await message.answer(_("All right. You can turn on simple mode any time in Settings."))
 
 
 @router.message(Command("menu"))

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.buttons import ack, stale_text
+from bot.forms.buttons import ack, message_of, stale_text
 from bot.keyboards.callback_int import CallbackInt
 from bot.middlewares.forms import TOUCHED, StaleFormMiddleware
 from core import surveys
@@ -78,7 +78,7 @@ async def on_attitude(query: CallbackQuery, callback_data: SurveyCallback, sessi
         await _refuse(query, e.code)
         return
     await query.answer()
-    await query.message.edit_text(
+    await message_of(query).edit_text(
         _("Service attitude: {score}/10").format(score=callback_data.score) + "\n\n" + _(surveys.SECOND_QUESTION),
         reply_markup=scores_keyboard(callback_data.survey, Question.ability),
     )
@@ -100,11 +100,11 @@ async def on_ability(query: CallbackQuery, callback_data: SurveyCallback, state:
     if result.followup is not None:
         text += "\n" + _("We are sorry we did not fully meet your expectations. A supervisor will contact you to "
                          "find out what went wrong.")
-    await query.message.edit_text(text)
+    await message_of(query).edit_text(text)
     await state.set_state(SurveyForm.comment)
     await state.set_data({"survey_id": s.id, TOUCHED: ctx.clock.now().timestamp()})
-    await query.message.answer(_("Would you like to add a comment? Type it now (up to {limit} characters), or tap "
-                                 "Skip.").format(limit=surveys.MAX_COMMENT), reply_markup=skip_keyboard(s.id))
+    await message_of(query).answer(_("Would you like to add a comment? Type it now (up to {limit} characters), or tap "
+                                     "Skip.").format(limit=surveys.MAX_COMMENT), reply_markup=skip_keyboard(s.id))
 
 
 @router.callback_query(SurveyCallback.filter(F.q == Question.comment))
@@ -112,18 +112,18 @@ async def on_skip_comment(query: CallbackQuery, state: FSMContext) -> None:
     await ack(query)
     if await state.get_state() == SurveyForm.comment.state:
         await state.clear()
-    await query.message.answer(_("Thank you for your time!"))
+    await message_of(query).answer(_("Thank you for your time!"))
 
 
 @router.message(SurveyForm.comment, F.text)
 async def on_comment(message: Message, state: FSMContext, session: AsyncSession, ctx: AppContext,
                      resident: Resident) -> None:
-    text = message.text.strip()
+    text = (message.text or "").strip()  # registered with F.text: never empty here
     if len(text) > surveys.MAX_COMMENT:
         await message.answer(_("That is {length} characters; please keep your comment under {limit}.").format(
             length=len(text), limit=surveys.MAX_COMMENT))
         return
-    survey_id = (await state.get_data()).get("survey_id")
+    survey_id = (await state.get_data()).get("survey_id", "")  # none: the form expired (ValueError below)
     try:
         await surveys.add_comment(session, ctx=ctx, survey_id=int(survey_id), resident=resident, text=text)
     except (surveys.SurveyError, TypeError, ValueError):

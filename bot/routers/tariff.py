@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import TariffAction, TariffCallback
-from bot.forms.buttons import stale
+from bot.forms.buttons import message_of, stale
 from bot.keyboards.guides import TopicActionCallback
 from core import ledger, tariffs
 from core.accounts import format_quantity
@@ -128,7 +128,7 @@ def _valid(household: int, volume_milli: int) -> bool:
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.start))
 @router.callback_query(TopicActionCallback.filter(F.action == Action.tariff_calculator))
 async def on_start(event: Message | CallbackQuery, state: FSMContext) -> None:
-    message = event if isinstance(event, Message) else event.message
+    message = event if isinstance(event, Message) else message_of(event)
     if isinstance(event, CallbackQuery):
         await event.answer()
     await state.clear()
@@ -141,14 +141,14 @@ async def on_household(query: CallbackQuery, callback_data: TariffCallback, stat
         await stale(query)
         return
     await query.answer()
-    await _ask_volume(query.message, state, callback_data.household)
+    await _ask_volume(message_of(query), state, callback_data.household)
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.type_household))
 async def on_type_household(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     await state.set_state(TariffForm.household)
-    await query.message.answer(_("Please type how many people are registered in your household, e.g. 7."))
+    await message_of(query).answer(_("Please type how many people are registered in your household, e.g. 7."))
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.type_volume))
@@ -156,7 +156,7 @@ async def on_type_volume(query: CallbackQuery, callback_data: TariffCallback, st
     await query.answer()
     await state.set_state(TariffForm.volume)
     await state.update_data(household=callback_data.household or tariffs.load_tariffs().water.base_household)
-    await query.message.answer(_("Please type the yearly use in m³ (1 m³ = 1 tonne), e.g. 250, or “20 a month”."))
+    await message_of(query).answer(_("Please type the yearly use in m³ (1 m³ = 1 tonne), e.g. 250, or “20 a month”."))
 
 
 @router.callback_query(TariffCallback.filter(F.action == TariffAction.quote))
@@ -167,12 +167,13 @@ async def on_quote(query: CallbackQuery, callback_data: TariffCallback, state: F
     await query.answer()
     await state.clear()
     quote = tariffs.quote_water(callback_data.volume * 1000, callback_data.household)
-    await query.message.answer(quote_text(quote, i18n.current_locale), reply_markup=result_keyboard(quote.household))
+    await message_of(query).answer(quote_text(quote, i18n.current_locale),
+                                   reply_markup=result_keyboard(quote.household))
 
 
 @router.message(TariffForm.household, F.text)
 async def on_household_typed(message: Message, state: FSMContext) -> None:
-    household = tariffs.parse_household(message.text[:100])
+    household = tariffs.parse_household((message.text or "")[:100])  # F.text: never empty here
     limit = tariffs.load_tariffs().water.max_household
     if household is None or not 1 <= household <= limit:
         await message.answer(_("Please type a number of people from 1 to {max}, or send /cancel.").format(max=limit))
@@ -182,7 +183,7 @@ async def on_household_typed(message: Message, state: FSMContext) -> None:
 
 @router.message(TariffForm.volume, F.text)
 async def on_volume_typed(message: Message, state: FSMContext, i18n: I18n) -> None:
-    parsed = tariffs.parse_volume(message.text)
+    parsed = tariffs.parse_volume(message.text or "")  # F.text: never empty here
     household = (await state.get_data()).get("household") or tariffs.load_tariffs().water.base_household
     if parsed is None or not _valid(household, parsed[0]):
         await message.answer(_("Please type the yearly use as a number of m³, e.g. 250 (or “20 a month”), "
@@ -209,12 +210,13 @@ async def on_free_text(message: Message, tariff_query: tariffs.TariffQuery, i18n
     """"250 m³ a year for 6 people": answered at once, before the question matcher."""
     book = tariffs.load_tariffs()
     household = tariff_query.household or book.water.base_household
-    if not _valid(household, tariff_query.volume_milli or 0):
+    volume_milli = tariff_query.volume_milli or 0
+    if not _valid(household, volume_milli):
         await message.answer(_("The calculator works for households of 1 to {max} registered people and up to "
                                "{volume} m³ a year. Tap /tariff to enter your figures.").format(
             max=book.water.max_household, volume=MAX_VOLUME_M3))
         return
-    quote = tariffs.quote_water(tariff_query.volume_milli, household)
+    quote = tariffs.quote_water(volume_milli, household)
     await message.answer(quote_text(quote, i18n.current_locale, assumed_household=tariff_query.household is None,
                                     monthly=tariff_query.monthly),
                          reply_markup=result_keyboard(household))

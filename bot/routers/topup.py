@@ -21,6 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import AccountAction, AccountCallback, TopupAction, TopupCallback
+from bot.forms.buttons import message_of
 from bot.views.accounts import account_title, accounts_overview, balance_text
 from bot.views.topup import problem_text, send_invoice
 from core import accounts, ledger
@@ -53,7 +54,7 @@ async def on_start(query: CallbackQuery, callback_data: TopupCallback, session: 
     if callback_data.account_id == 0:
         await query.answer()
         text, markup = await accounts_overview(session, resident, ctx, lang)
-        await query.message.answer(text, reply_markup=markup)
+        await message_of(query).answer(text, reply_markup=markup)
         return
     link = await accounts.get_link(session, resident.id, callback_data.account_id)
     if link is None:
@@ -83,7 +84,7 @@ async def on_start(query: CallbackQuery, callback_data: TopupCallback, session: 
     text = _("<b>Top up {title}</b>\n{balance}\nChoose how much to pay ({low} to {high}):").format(
         title=account_title(account), balance=balance_text(summary, lang), low=ledger.format_fen(low, lang),
         high=ledger.format_fen(high, lang))
-    await query.message.answer(text, reply_markup=kb.as_markup())
+    await message_of(query).answer(text, reply_markup=kb.as_markup())
 
 
 @router.callback_query(TopupCallback.filter(F.action == TopupAction.other))
@@ -96,13 +97,13 @@ async def on_other(query: CallbackQuery, callback_data: TopupCallback, session: 
     await query.answer()
     await state.set_state(TopupForm.amount)
     await state.update_data(account_id=link.account_id)
-    await query.message.answer(_("How much would you like to pay? Type the amount in yuan, e.g. 150 or 88.50."))
+    await message_of(query).answer(_("How much would you like to pay? Type the amount in yuan, e.g. 150 or 88.50."))
 
 
 @router.message(TopupForm.amount, F.text)
 async def on_amount_typed(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
                           ctx: AppContext, i18n: I18n) -> None:
-    amount = parse_amount(message.text[:64])
+    amount = parse_amount((message.text or "")[:64])  # F.text: never empty here
     if amount is None:
         await message.answer(_("Please type just the amount in yuan, e.g. 150 or 88.50, or send /cancel."))
         return
@@ -120,5 +121,5 @@ async def on_amount_other(message: Message) -> None:
 async def on_amount(query: CallbackQuery, callback_data: TopupCallback, session: AsyncSession, resident: Resident,
                     ctx: AppContext, i18n: I18n) -> None:
     await query.answer()
-    await send_invoice(query.message, session, ctx, resident, callback_data.account_id, callback_data.amount_fen,
+    await send_invoice(message_of(query), session, ctx, resident, callback_data.account_id, callback_data.amount_fen,
                         i18n.current_locale)

@@ -24,6 +24,7 @@ from bot.callbacks import (
     TopupAction,
     TopupCallback,
 )
+from bot.forms.buttons import message_of
 from core import accounts, charts, ledger
 from core.accounts import AccountSummary, household_of
 from core.context import AppContext
@@ -163,9 +164,9 @@ async def chart_photo(summary: AccountSummary, lang: str) -> BufferedInputFile |
 
 async def edit_or_send(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
-        await query.message.edit_text(text, reply_markup=markup)
+        await message_of(query).edit_text(text, reply_markup=markup)
     except TelegramBadRequest:  # a photo, too old to edit, or unchanged: send afresh
-        await query.message.answer(text, reply_markup=markup)
+        await message_of(query).answer(text, reply_markup=markup)
 
 
 async def accounts_overview(session: AsyncSession, resident: Resident, ctx: AppContext,

@@ -8,14 +8,14 @@ from aiogram.utils.i18n import I18n
 from bot.keyboards.guides import topic_keyboard
 from core.context import AppContext
 from knowledge.catalogue import as_lang
-from knowledge.models import Topic
+from knowledge.models import Lang, Topic
 
 
-def content_lang(i18n: I18n) -> str:
+def content_lang(i18n: I18n) -> Lang:
     return as_lang(i18n.current_locale)
 
 
-async def send_topic(message: Message, ctx: AppContext, topic: Topic, lang: str, *, question_id: int = 0) -> None:
+async def send_topic(message: Message, ctx: AppContext, topic: Topic, lang: Lang, *, question_id: int = 0) -> None:
     """Send the full answer, one message per chunk, with the topic's buttons under the last one."""
     chunks = ctx.catalogue.render(topic, lang)
     markup = topic_keyboard(ctx.catalogue, topic, lang, question_id=question_id)

@@ -42,10 +42,11 @@ async def send_invoice(message: Message, session: AsyncSession, ctx: AppContext,
                        account_id: int, amount_fen: int, lang: str) -> bool:
     """Send the invoice, or say why not; True when there is nothing more to type (sent, or it cannot be)."""
     check = await accounts.check_topup(session, resident_id=resident.id, account_id=account_id, amount_fen=amount_fen)
-    if not check.ok:
+    if check.problem is not None:
         await message.answer(problem_text(check.problem, check.min_fen, check.max_fen, lang))
         return check.problem in (TopupProblem.not_linked, TopupProblem.closed)  # nothing more to type
     account = check.account
+    assert account is not None  # an acceptable top-up names its account
     utility = _(accounts.UTILITY_LABELS[account.utility])
     await message.answer_invoice(
         title=_("Top up: {utility}").format(utility=utility)[:32],

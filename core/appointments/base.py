@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, overload
 
 from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,10 +117,12 @@ def notify_resident(session: AsyncSession, ctx: AppContext, appt: Appointment, k
         return
     lang = appt.language
     tr = ctx.translator
+    day, window = appt.day, appt.window
+    if key == "proposed" and appt.proposed_day is not None and appt.proposed_window is not None:
+        day, window = appt.proposed_day, appt.proposed_window  # always set with the "proposed" status
     text = tr.gettext(lang, MESSAGES[key]).format(
         number=appt.number, service=tr.gettext(lang, SERVICE_LABELS[ServiceType(appt.service)]),
-        day=format_day(appt.proposed_day if key == "proposed" else appt.day, lang),
-        window=format_window(appt.proposed_window if key == "proposed" else appt.window),
+        day=format_day(day, lang), window=format_window(window),
         address=esc(appt.address), cutoff=format_deadline(cutoff(appt.day), lang, with_time=True),
         respond_by=format_deadline(appt.respond_by, lang), note=esc(note),
     ).rstrip()
@@ -151,6 +153,12 @@ def audit_change(session: AsyncSession, appt: Appointment, staff: StaffUser | No
 def require_status(appt: Appointment, *allowed: AppointmentStatus) -> None:
     if appt.status not in allowed:
         raise TransitionError(f"not possible while the appointment is {appt.status.value}")
+
+
+@overload
+def clean_note(note: str | None, *, required: Literal[True], what: str = ...) -> str: ...
+@overload
+def clean_note(note: str | None, *, required: bool = False, what: str = ...) -> str | None: ...
 
 
 def clean_note(note: str | None, *, required: bool = False, what: str = "a reason") -> str | None:

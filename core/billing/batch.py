@@ -124,7 +124,8 @@ async def validate_batch(session: AsyncSession, records: list[Record], report: I
             elif old is not rec.state:
                 plan.state_changes.append((row[0], old, rec.state))
     known = set(plan.account_ids) | set(file_numbers)
-    for rec in [*plan.readings, *plan.ledger]:
+    dependent: list[ReadingRecord | LedgerRecord] = [*plan.readings, *plan.ledger]
+    for rec in dependent:
         if rec.number not in known:
             report.add_error(rec.line, f"account {rec.number} is unknown (send its account record first)")
 
@@ -173,7 +174,7 @@ async def write_batch(session: AsyncSession, plan: Plan, report: ImportReport, *
     acc_table = UtilityAccount.__table__
     new_accounts, changed_accounts = [], []
     for rec in plan.accounts:
-        values = {
+        values: dict[str, Any] = {
             "number": rec.number, "external_id": rec.external_id, "utility": rec.utility,
             "holder_name": rec.holder_name, "district": rec.district, "street": rec.street,
             "building": rec.building, "meter_type": rec.meter_type, "state": rec.state, "updated_at": now,
@@ -201,12 +202,12 @@ async def write_batch(session: AsyncSession, plan: Plan, report: ImportReport, *
     report.updated["account"] = len(changed_accounts)
 
     new_readings, changed_readings = [], []
-    for rec in plan.readings:
-        values = {"account_id": plan.account_ids[rec.number], "read_on": rec.read_on, "value_milli": rec.value_milli,
-                  "usage_milli": rec.usage_milli, "source": source, "external_id": rec.external_id,
-                  "flag": account_states.reading_flag(rec.read_on)}
-        if rec.line in plan.reading_update:
-            changed_readings.append({"_id": plan.reading_update[rec.line], **values})
+    for reading in plan.readings:
+        values = {"account_id": plan.account_ids[reading.number], "read_on": reading.read_on,
+                  "value_milli": reading.value_milli, "usage_milli": reading.usage_milli, "source": source,
+                  "external_id": reading.external_id, "flag": account_states.reading_flag(reading.read_on)}
+        if reading.line in plan.reading_update:
+            changed_readings.append({"_id": plan.reading_update[reading.line], **values})
         else:
             new_readings.append(values)
     await _update_many(session, MeterReading.__table__, changed_readings)
@@ -217,18 +218,19 @@ async def write_batch(session: AsyncSession, plan: Plan, report: ImportReport, *
     report.flagged = sum(1 for r in (*new_readings, *changed_readings) if r["flag"])  # R17
     report.held = await corrections.hold_suspicious_readings(session, [*new_readings, *changed_readings], now=now)
 
-    new_entries, changed_entries = [], []
-    for rec in plan.ledger:
-        values = {"account_id": plan.account_ids[rec.number], "kind": rec.kind, "amount_fen": rec.amount_fen,
-                  "posted_at": rec.posted_at, "period": rec.period, "quantity_milli": rec.quantity_milli,
-                  "description": rec.description, "external_id": rec.external_id}
-        if rec.line in plan.ledger_update:
-            if rec.telegram_charge_id:  # a bot top-up keeps its own time, source and receipt number
-                changed_entries.append({"_id": plan.ledger_update[rec.line], "external_id": rec.external_id})
+    new_entries: list[dict[str, Any]] = []
+    changed_entries: list[dict[str, Any]] = []
+    for entry in plan.ledger:
+        values = {"account_id": plan.account_ids[entry.number], "kind": entry.kind, "amount_fen": entry.amount_fen,
+                  "posted_at": entry.posted_at, "period": entry.period, "quantity_milli": entry.quantity_milli,
+                  "description": entry.description, "external_id": entry.external_id}
+        if entry.line in plan.ledger_update:
+            if entry.telegram_charge_id:  # a bot top-up keeps its own time, source and receipt number
+                changed_entries.append({"_id": plan.ledger_update[entry.line], "external_id": entry.external_id})
             else:
-                changed_entries.append({"_id": plan.ledger_update[rec.line], **values})
+                changed_entries.append({"_id": plan.ledger_update[entry.line], **values})
         else:
-            new_entries.append({**values, "source": source, "telegram_charge_id": rec.telegram_charge_id})
+            new_entries.append({**values, "source": source, "telegram_charge_id": entry.telegram_charge_id})
     await _update_many(session, LedgerEntry.__table__, changed_entries)
     new_entries, held = await corrections.divert_ledger_rows(session, new_entries, now=now)  # R12
     report.held += held

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from core import account_numbers
@@ -131,16 +132,21 @@ class ImportReport:
 # --- parsing one record --------------------------------------------------------------------------------------
 
 
-def _text(row: dict[str, str], name: str, max_len: int, required: bool = False) -> str | None:
+def _text(row: dict[str, str], name: str, max_len: int) -> str | None:
     value = (row.get(name) or "").strip()
     if not value:
-        if required:
-            raise RecordError(f"{name} is required")
         return None
     if len(value) > max_len:
         raise RecordError(f"{name} is longer than {max_len} characters")
     if _CONTROL.search(value):
         raise RecordError(f"{name} contains control characters")
+    return value
+
+
+def _required_text(row: dict[str, str], name: str, max_len: int) -> str:
+    value = _text(row, name, max_len)
+    if value is None:
+        raise RecordError(f"{name} is required")
     return value
 
 
@@ -192,7 +198,7 @@ def _moment(value: str, now: datetime) -> datetime:
     return moment
 
 
-def _enum(enum: type, value: str | None, name: str) -> Any:
+def _enum(enum: type[Enum], value: str | None, name: str) -> Any:
     try:
         return enum((value or "").strip().lower())
     except ValueError:
@@ -217,6 +223,8 @@ def parse_record(line: int, row: dict[str, str], *, now: datetime) -> Record:
 
     if kind == "account":
         utility = account_numbers.utility_of(number)
+        if utility is None:  # a valid number always names its utility
+            raise RecordError(f"account must be a valid 10-digit account number (got {row.get('account')!r})")
         if (row.get("utility") or "").strip():
             given = _enum(Utility, row["utility"], "utility")
             if given is not utility:
@@ -241,8 +249,8 @@ def parse_record(line: int, row: dict[str, str], *, now: datetime) -> Record:
             threshold = _money(raw, "low_credit_threshold")
         return AccountRecord(
             line=line, external_id=external_id, number=number, utility=utility,
-            holder_name=_text(row, "holder_name", 128, True), district=_text(row, "district", 64, True),
-            street=_text(row, "street", 128, True), building=_text(row, "building", 32, True),
+            holder_name=_required_text(row, "holder_name", 128), district=_required_text(row, "district", 64),
+            street=_required_text(row, "street", 128), building=_required_text(row, "building", 32),
             unit=_text(row, "unit", 16), room=_text(row, "room", 16), phone=phone, bill_code_hash=bill_code_hash,
             meter_type=_enum(MeterType, row.get("meter_type"), "meter_type"),
             state=_enum(AccountState, row.get("state"), "state"), household_size=household,

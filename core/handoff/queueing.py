@@ -31,6 +31,7 @@ from core.i18n import DEFAULT_LOCALE
 from core.staff import owns
 from db.enums import OPEN_TICKET_STATUSES, ROLE_RANK, ConversationStatus, MessageDirection, StaffRole, TicketKind
 from db.models import ChecklistNotice, Conversation, ConversationMessage, QuestionLog, Resident, StaffUser, Ticket
+from db.session import rowcount
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def active_conversation(session: AsyncSession, resident_id: int) -> Conver
 async def conversation_for_update(session: AsyncSession, resident_id: int) -> Conversation | None:
     """``active_conversation``, asked once per update: the bot's filters ask it for every message, and the
     session lives exactly one update, so its ``info`` dict is the right cache."""
-    cache = session.info.setdefault("active_conversation", {})
+    cache: dict[int, Conversation | None] = session.info.setdefault("active_conversation", {})
     if resident_id not in cache:
         cache[resident_id] = await active_conversation(session, resident_id)
     return cache[resident_id]
@@ -237,11 +238,13 @@ async def claim(session: AsyncSession, *, ctx: AppContext, conversation_id: int,
         .where(Conversation.id == conversation_id, Conversation.status == ConversationStatus.queued)
         .values(status=ConversationStatus.active, owner_id=staff.id, claimed_at=now)
     )
-    if res.rowcount != 1:
+    if rowcount(res) != 1:
         await session.rollback()
         raise HandoffError("Another agent has already taken this conversation, or it was closed.")
     conv = await session.get(Conversation, conversation_id, populate_existing=True)
+    assert conv is not None  # this transaction has just updated the row
     resident = await session.get(Resident, conv.resident_id)
+    assert resident is not None  # conversation.resident_id is a non-null foreign key
     session.add(ConversationMessage(conversation_id=conv.id, direction=MessageDirection.system, staff_id=staff.id,
                                     content_type="text", text="claimed", created_at=now, guard_override=False))
     lang = conv.language

@@ -13,6 +13,7 @@ from core.handoff.base import N_, OUTBOX_PRIORITY, HandoffError, end_button, req
 from core.staff import owns
 from db.enums import ConversationStatus, MessageDirection
 from db.models import Conversation, ConversationMessage, StaffUser
+from db.session import rowcount
 
 
 async def transfer_targets(session: AsyncSession, *, staff: StaffUser) -> list[StaffUser]:
@@ -73,7 +74,7 @@ async def answer_transfer(session: AsyncSession, *, ctx: AppContext, conversatio
                Conversation.status == ConversationStatus.active)
         .values(owner_id=staff.id if accept else Conversation.owner_id, transfer_to_id=None)
     )
-    if res.rowcount != 1:
+    if rowcount(res) != 1:
         await session.rollback()
         raise HandoffError("This conversation is not offered to you (any more).")
     await session.refresh(conversation)

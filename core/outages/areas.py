@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outages.base import MAX_AREA_ENTRIES, OutageError, locale_of
@@ -46,7 +46,9 @@ def normalize_area(raw: Mapping[str, Any]) -> dict[str, list[Any]]:
             raise OutageError("A building needs its district and street · 楼栋需注明区和街道")
         if d not in districts and (d, st) not in streets:
             buildings[(d, st, bl)] = {"district": d, "street": st, "building": bl}
-    area = {"districts": districts, "streets": list(streets.values()), "buildings": list(buildings.values())}
+    area: dict[str, list[Any]] = {
+        "districts": districts, "streets": list(streets.values()), "buildings": list(buildings.values()),
+    }
     size = len(districts) + len(streets) + len(buildings)
     if size == 0:
         raise OutageError("The area is empty: choose at least one district, street or building · 请填写停供范围")
@@ -85,9 +87,9 @@ def area_matches(area: Mapping[str, Any], *, district: str | None, street: str |
     return False
 
 
-def area_clause(area: Mapping[str, Any]):
+def area_clause(area: Mapping[str, Any]) -> ColumnElement[bool]:
     """The area as a condition on UtilityAccount's structured address."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if area.get("districts"):
         conds.append(UtilityAccount.district.in_(area["districts"]))
     for s in area.get("streets") or []:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, union
+from sqlalchemy import Subquery, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import broadcasts
@@ -48,7 +48,7 @@ class AudiencePreview:
         return sum(self.by_language.values())
 
 
-def _audience_ids(outage: OutageNotice, *, include_told: bool):
+def _audience_ids(outage: OutageNotice, *, include_told: bool) -> Subquery:
     linked = (
         select(AccountLink.resident_id)
         .join(UtilityAccount, UtilityAccount.id == AccountLink.account_id)

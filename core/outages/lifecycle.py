@@ -31,6 +31,7 @@ from core.outages.base import (
 from core.staff import has_role
 from db.enums import OutageKind, OutageStatus, StaffRole, Utility
 from db.models import Broadcast, OutageEvent, OutageNotice, StaffUser
+from db.session import dialect_name
 
 
 def _polite(text: str, what: str) -> None:
@@ -158,7 +159,7 @@ async def update_draft(session: AsyncSession, *, ctx: AppContext, outage: Outage
 async def _locked(session: AsyncSession, outage_id: int) -> OutageNotice:
     """Re-read the notice with a row lock (PostgreSQL) so two clicks cannot both change it."""
     q = select(OutageNotice).where(OutageNotice.id == outage_id).execution_options(populate_existing=True)
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         q = q.with_for_update()
     outage = (await session.execute(q)).scalar_one_or_none()
     if outage is None:

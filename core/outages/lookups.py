@@ -61,7 +61,7 @@ async def _resident_places(session: AsyncSession, resident_id: int) -> tuple[lis
         .where(AccountLink.resident_id == resident_id, UtilityAccount.state != AccountState.dismantled)
     )
     subs = await subscriptions(session, resident_id)
-    return [tuple(r) for r in accounts], subs
+    return [(d, s, b) for d, s, b in accounts], subs
 
 
 def _affects(outage: OutageNotice, places: Iterable[tuple[str, str, str]], districts: Iterable[str]) -> bool:

@@ -12,6 +12,7 @@ from core.outages.audience import broadcast_event
 from core.outages.base import REMINDER_FROM
 from db.enums import OutageKind, OutageStatus
 from db.models import OutageEvent, OutageNotice
+from db.session import rowcount
 
 
 def reminder_due(outage: OutageNotice, now: datetime) -> bool:
@@ -45,7 +46,7 @@ async def send_due_reminders(ctx: AppContext) -> int:
                        OutageNotice.status == OutageStatus.announced)
                 .values(reminder_sent_at=now)
             )
-            if claimed.rowcount != 1:
+            if rowcount(claimed) != 1:
                 await session.rollback()
                 continue
             if outage.announced_at and local(outage.announced_at).date() >= local(outage.starts_at).date() - \

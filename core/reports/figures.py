@@ -5,10 +5,12 @@ the top unanswered questions, and ``build`` for the whole page.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.reports.base import BOT_ANSWERED, LOW_SCORE, NOT_DUE, UNANSWERED, Period, question_key, rate
@@ -101,7 +103,7 @@ class Satisfaction:
     series: list[tuple[date, float | None, int]]  # bucket, score, answered
 
 
-def _sat_columns():
+def _sat_columns() -> tuple[ColumnElement[Any], ...]:
     answered = Survey.answered_at.is_not(None)
     return (
         func.count(),
@@ -113,7 +115,7 @@ def _sat_columns():
     )
 
 
-def _sat_row(label: str, values) -> SatisfactionRow:
+def _sat_row(label: str, values: Sequence[Any]) -> SatisfactionRow:
     sent, answered, att, abl, low = values
     return SatisfactionRow(label, int(sent or 0), int(answered or 0),
                            None if att is None else round(float(att), 2),
@@ -139,7 +141,7 @@ async def satisfaction(session: AsyncSession, *, period: Period, now: datetime) 
     )).all()
     sums: dict[date, list[float]] = defaultdict(lambda: [0.0, 0])
     for at, att, abl in answers:
-        if att is None or abl is None:
+        if at is None or att is None or abl is None:
             continue
         b = sums[period.bucket(at)]
         b[0] += (att + abl) / 2

@@ -94,7 +94,8 @@ def same_place(ticket: Ticket, place: Place) -> bool:
         place.district, place.street, place.building
     ):
         return True
-    if None not in (place.latitude, place.longitude, ticket.latitude, ticket.longitude):
+    if (place.latitude is not None and place.longitude is not None
+            and ticket.latitude is not None and ticket.longitude is not None):
         return _metres(place.latitude, place.longitude, ticket.latitude, ticket.longitude) <= 150
     return False
 

@@ -15,6 +15,7 @@ from core.outages.lookups import active_outages_at
 from core.outages.texts import outage_text
 from db.enums import Utility
 from db.models import SlotCapacity, UtilityAccount
+from db.session import database_key
 
 # --- contracts with other features ---------------------------------------------------------------------------
 
@@ -46,7 +47,7 @@ _districts_cache: dict[str, tuple[float, list[str]]] = {}
 
 async def service_districts(session: AsyncSession) -> list[str]:
     """Districts we serve (where accounts or visit capacity exist), for residents to pick from."""
-    key = str(session.bind.url)
+    key = database_key(session)
     hit = _districts_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return list(hit[1])

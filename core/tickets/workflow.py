@@ -90,6 +90,7 @@ async def change_status(
     elif to is TicketStatus.closed:
         ticket.closed_at = now
     elif to is TicketStatus.duplicate:
+        assert duplicate_of is not None  # checked above: a duplicate names its original
         ticket.duplicate_of_id = duplicate_of.id
         data["duplicate_of"] = duplicate_of.number
         session.add(TicketEvent(ticket_id=duplicate_of.id, at=now, kind="duplicate_linked",
@@ -103,7 +104,7 @@ async def change_status(
     # The resident's notice is queued before the survey, so it is also delivered first.
     if frm is TicketStatus.resolved and to is TicketStatus.in_progress:
         notify_resident(session, ctx, ticket, REOPENED_MESSAGE, now=now)
-    elif to is TicketStatus.duplicate:
+    elif to is TicketStatus.duplicate and duplicate_of is not None:
         notify_resident(session, ctx, ticket, STATUS_MESSAGES[to], now=now, original=duplicate_of.number)
     else:
         notify_resident(session, ctx, ticket, STATUS_MESSAGES[to], now=now, note=esc(note))

@@ -24,10 +24,10 @@ def resolve_chat(state: SandboxState, params: Params, name: str = "chat_id") -> 
                 return chat
         raise bad_request("chat not found")
     chat_id = params.get_int(name)
-    chat = state.chats.get(chat_id) if chat_id is not None else None
-    if chat is None:
+    found = state.chats.get(chat_id) if chat_id is not None else None
+    if found is None:
         raise bad_request("chat not found")
-    return chat
+    return found
 
 
 def writable_chat(state: SandboxState, params: Params) -> ChatState:

@@ -110,13 +110,15 @@ async def after_link(g: G, result: LinkResult) -> bool:
         await g.say(_("Sorry, that did not match. Please check and try again. Tries left: {left}.").format(
             left=result.attempts_left))
         return False
+    link = result.link
+    assert link is not None  # set for a linked (or already linked) account
     if result.status is LinkStatus.linked:
         await g.say(_("✅ Done. The account is now linked: {account}.").format(
-            account=html.escape(account_label(result.link.account))))
+            account=html.escape(account_label(link.account))))
     else:
         await g.say(_("This account is already linked to you."))
     g.forget("link_phone", "link_number", "link_for")
-    open_account(g, result.link.account_id)
+    open_account(g, link.account_id)
     return True
 
 
@@ -244,7 +246,7 @@ class Topup(Page):
         account_id, amount = g.data.get("acc") or 0, int(key[1:])
         check = await accounts.check_topup(g.session, resident_id=g.resident.id, account_id=account_id,
                                            amount_fen=amount)
-        if not check.ok:
+        if check.problem is not None:
             await g.say(problem_text(check.problem, check.min_fen, check.max_fen, g.locale))
             return
         await send_invoice(g.message, g.session, g.ctx, g.resident, account_id, amount, g.locale)

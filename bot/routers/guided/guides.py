@@ -19,7 +19,7 @@ from bot.guided.ui import MAX_TEXT, Option, Screen, split_text
 from bot.routers.guided.fault import start_from_topic
 from core import notices
 from core.tickets import esc
-from knowledge.models import Action, Kind, Topic, Utility
+from knowledge.models import Action, Kind, Lang, Topic, Utility
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def action_label(target: str) -> str:
     }[target]
 
 
-def short_title(topic: Topic, lang: str) -> str:
+def short_title(topic: Topic, lang: Lang) -> str:
     """The topic's title made to fit a big button: 2-12 Chinese characters or at most six English words."""
     title = topic.title.get(lang).strip()
     if lang == "zh":
@@ -87,7 +87,7 @@ def current_topic(g: G) -> Topic | None:
     return g.ctx.catalogue.get(slug) if isinstance(slug, str) else None
 
 
-def items(topic: Topic, part: str, lang: str) -> list[str]:
+def items(topic: Topic, part: str, lang: Lang) -> list[str]:
     """The plain-text items of one part of a topic (documents with their condition in plain words)."""
     notice = topic.notice
     if part == DOCUMENTS and notice is not None:
@@ -107,7 +107,7 @@ def items(topic: Topic, part: str, lang: str) -> list[str]:
     return []
 
 
-def cards(topic: Topic, part: str, lang: str) -> list[tuple[int, int, str]]:
+def cards(topic: Topic, part: str, lang: Lang) -> list[tuple[int, int, str]]:
     """(number, count, text) of every message of a part; a long item is read in two messages."""
     texts = items(topic, part, lang)
     out = []
@@ -138,6 +138,7 @@ async def send_notice(g: G, topic: Topic) -> None:
         log.warning("written notice unavailable for %s", topic.slug, exc_info=True)
         await g.say(_("Sorry, the written notice cannot be made right now. Any service hall can print it for you."))
         return
+    assert row.pdf is not None  # issue_notice returns a notice with its PDF
     caption = _("📄 Your written notice: {title}.\nNumber: {reference}. Please keep it and bring it with you.").format(
         title=esc(topic.title.get(g.lang)), reference=row.reference)
     await g.message.answer_document(

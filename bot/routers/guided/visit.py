@@ -99,7 +99,8 @@ class Service(Page):
     def _services(self, g: G) -> list[ServiceType]:
         services = list(ServiceType)
         came_from_guide = len(g.stack) >= 2 and g.stack[-2]["id"] == GUIDE_TOPIC
-        first = TOPIC_SERVICES.get(g.stack[-2].get("slug") or g.data.get("topic")) if came_from_guide else None
+        slug = (g.stack[-2].get("slug") or g.data.get("topic")) if came_from_guide else None
+        first = TOPIC_SERVICES.get(slug) if slug else None
         if first is not None:
             services.remove(first)
             services.insert(0, first)
