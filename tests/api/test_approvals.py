@@ -79,7 +79,8 @@ async def test_r2_staff_cannot_cancel_on_their_own(ctx, session, staffers, staff
 async def test_r2_ticket_cancellation_asked_then_approved_tells_the_resident(ctx, staffer_client) -> None:
     t = await _ticket(ctx)
     h = await _as(staffer_client, StaffRole.agent)
-    r = await staffer_client.post(f"/console/tickets/{t.number}/cancel-request", data={"reason": "您已通过电话撤回报修"},
+    r = await staffer_client.post(f"/console/tickets/{t.number}/cancel-request",
+                                  data={"reason": "您已通过电话撤回报修"},
                           headers=h)
     assert r.status_code == 303
     r = await staffer_client.post(f"/console/tickets/{t.number}/cancel-request", data={"reason": "again"}, headers=h)
@@ -113,14 +114,16 @@ async def test_r2_visit_refusal_asked_then_rejected_or_approved(ctx, staffer_cli
         r = await staffer_client.post(f"/console/appointments/{appt.number}/ask-refuse",
                               data={"note": "该地址不在我们的服务范围内，请联系物业燃气站"}, headers=h)
         assert r.status_code == 303 and "error" not in r.headers["location"]
-    r = await staffer_client.post(f"/console/appointments/{a.number}/ask-cancel", data={"note": "你去找领导吧"}, headers=h)
+    r = await staffer_client.post(f"/console/appointments/{a.number}/ask-cancel", data={"note": "你去找领导吧"},
+                                  headers=h)
     assert "R14" in httpx.URL(r.headers["location"]).params["error"]
     h = await _as(staffer_client, StaffRole.supervisor)
     async with ctx.sessionmaker() as s:
         reqs = {r.appointment_id: r.id for r in (await s.execute(select(ApprovalRequest))).scalars()}
     assert (await staffer_client.post(f"/console/approvals/{reqs[a.id]}/reject", data={"note": "we can go"},
                               headers=h)).status_code == 303
-    assert (await staffer_client.post(f"/console/approvals/{reqs[b.id]}/approve", data={}, headers=h)).status_code == 303
+    assert (await staffer_client.post(f"/console/approvals/{reqs[b.id]}/approve", data={},
+                                      headers=h)).status_code == 303
     async with ctx.sessionmaker() as s:
         assert (await s.get(Appointment, a.id)).status is AppointmentStatus.requested
         refused = await s.get(Appointment, b.id)

@@ -138,12 +138,14 @@ async def test_api_upserts_with_bearer_token(demo_town_en, staff_client, session
     assert r.json()["created"]["account"] == 1
     charge = {"external_id": "API-C-1", "account": NEW, "date": "2026-11-15", "amount": 12.5, "quantity": 4.2}
     pay = {"external_id": "API-P-1", "account": NEW, "date": "2026-11-16T09:30:00+08:00", "amount": "50"}
-    assert (await staff_client.post("/api/v1/billing/charges", json={"items": [charge]}, headers=auth)).status_code == 200
+    assert (await staff_client.post("/api/v1/billing/charges", json={"items": [charge]},
+                                    headers=auth)).status_code == 200
     assert (await staff_client.post("/api/v1/billing/payments", json={"items": [pay]}, headers=auth)).status_code == 200
     r = await staff_client.post("/api/v1/billing/payments", json={"items": [pay]}, headers=auth)  # replayed
     assert r.json()["updated"]["payment"] == 1 and r.json()["created"]["payment"] == 0
     reading = {"external_id": "API-R-1", "account": NEW, "date": "2026-11-15", "value": 100.5, "usage": 4.2}
-    assert (await staff_client.post("/api/v1/billing/readings", json={"items": [reading]}, headers=auth)).status_code == 200
+    assert (await staff_client.post("/api/v1/billing/readings", json={"items": [reading]},
+                                    headers=auth)).status_code == 200
     r = await staff_client.get(f"/api/v1/billing/accounts/{NEW}/balance", headers=auth)
     assert r.json()["balance_fen"] == 5_000 - 1_250
 
@@ -254,10 +256,12 @@ async def test_imported_account_can_be_linked_with_its_bill_code(demo_town_en, s
         LedgerEntry.account_id == result.link.account_id))).scalars()}
 
 
-async def test_r17_state_change_by_an_api_token_is_audited_under_its_service_identity(demo_town_en, staff_client) -> None:
+async def test_r17_state_change_by_an_api_token_is_audited_under_its_service_identity(demo_town_en,
+                                                                                      staff_client) -> None:
     """R17 (state changes audited) + dispatch/billing API: the token's service identity is recorded, not None."""
     async with demo_town_en.sessionmaker() as s:
-        token = await staff.create_api_token(s, name="billing-r17", role=StaffRole.operator, now=demo_town_en.clock.now())
+        token = await staff.create_api_token(s, name="billing-r17", role=StaffRole.operator,
+                                             now=demo_town_en.clock.now())
         await s.commit()
     auth = {"Authorization": f"Bearer {token}"}
     acc = {"external_id": "API-A-17", "account": NEW, "holder_name": "赵六", "district": "城东区", "street": "人民路",

@@ -27,7 +27,8 @@ async def test_r5_unclassified_complaint_cannot_be_closed(ctx, staffer_client) -
     t = await _complaint(ctx)
     told = len(await outbox_rows(ctx, WANG))
     h = await _as(staffer_client, StaffRole.agent)
-    r = await staffer_client.post(f"/console/tickets/{t.number}/status", data={"to": "resolved", "note": "已向您道歉并整改"},
+    r = await staffer_client.post(f"/console/tickets/{t.number}/status", data={"to": "resolved",
+                                                                               "note": "已向您道歉并整改"},
                           headers=h)
     assert r.status_code == 422 and "R5" in r.text
     r = await staffer_client.post(f"/api/v1/tickets/{t.number}/transitions", json={"to": "resolved", "note": "已处理"},
@@ -37,7 +38,8 @@ async def test_r5_unclassified_complaint_cannot_be_closed(ctx, staffer_client) -
     # Level 1, class C (rudeness): the agent who owns it may now close it.
     r = await staffer_client.post(f"/console/tickets/{t.number}/classify", data={"level": "1", "klass": "C"}, headers=h)
     assert r.status_code == 303
-    r = await staffer_client.post(f"/console/tickets/{t.number}/status", data={"to": "resolved", "note": "已向您道歉并整改"},
+    r = await staffer_client.post(f"/console/tickets/{t.number}/status", data={"to": "resolved",
+                                                                               "note": "已向您道歉并整改"},
                           headers=h)
     assert r.status_code == 303 and await _status(ctx, t) is TicketStatus.resolved
 

@@ -253,14 +253,16 @@ async def test_r12_console_task_shows_account_readings_and_volume_and_records_st
     assert "1200.000" in detail.text and "30.000" in detail.text and "C-11" in detail.text  # history + held charge
     assert "<script>" not in detail.text.split("</header>")[-1] and "onclick" not in detail.text
     token = await token_of(staff_client, f"/console/corrections/{task.id}")
-    bad = await staff_client.post(f"/console/corrections/{task.id}/reread", data={"volume": "lots", "csrf_token": token})
+    bad = await staff_client.post(f"/console/corrections/{task.id}/reread", data={"volume": "lots",
+                                                                                  "csrf_token": token})
     assert bad.status_code == 422 and "m³" in bad.text
     assert (await _correction(session, _acc(11))).status is CorrectionStatus.reread
     ok = await staff_client.post(f"/console/corrections/{task.id}/reread", data={"volume": "600", "csrf_token": token})
     assert ok.status_code == 303
     refused = await staff_client.post(f"/console/corrections/{task.id}/approve", data={"csrf_token": token})
     assert refused.status_code == 409 and "Team lead" in refused.text  # the operator holds no approval role
-    assert (await staff_client.post("/console/corrections/999999/approve", data={"csrf_token": token})).status_code == 404
+    assert (await staff_client.post("/console/corrections/999999/approve",
+                                    data={"csrf_token": token})).status_code == 404
 
     lead = await session.get(staff.StaffUser, staff_users[StaffRole.agent])
     lead.approval_role = ApprovalRole.team_lead
@@ -270,7 +272,8 @@ async def test_r12_console_task_shows_account_readings_and_volume_and_records_st
     token = await token_of(staff_client, f"/console/corrections/{task.id}")
     assert (await staff_client.post(f"/console/corrections/{task.id}/reread",
                               data={"volume": "1", "csrf_token": token})).status_code == 403  # operators only
-    r = await staff_client.post(f"/console/corrections/{task.id}/approve", data={"note": "checked", "csrf_token": token})
+    r = await staff_client.post(f"/console/corrections/{task.id}/approve", data={"note": "checked",
+                                                                                 "csrf_token": token})
     assert r.status_code == 303
     after = await staff_client.get(f"/console/corrections/{task.id}")
     assert "waiting" in after.text and "agent user" in after.text

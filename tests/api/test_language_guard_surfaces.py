@@ -54,7 +54,8 @@ async def test_r14_api_ticket_reply_is_refused(ctx, staffer_client) -> None:
     r = await staffer_client.post(f"/api/v1/tickets/{t.number}/reply", json={"text": RUDE}, headers=h)
     assert r.status_code == 422 and "R14" in r.json()["detail"] and "这事我解决不了" in r.json()["detail"]
     assert await outbox_rows(ctx, WANG) == [] and "reply" not in await _events(ctx, t)
-    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/reply", json={"text": "您好，我们今天下午上门处理。"}, headers=h)
+    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/reply", json={"text": "您好，我们今天下午上门处理。"},
+                                  headers=h)
     assert r.status_code == 201 and len(await outbox_rows(ctx, WANG)) == 1
 
 
@@ -92,7 +93,8 @@ async def test_r14_deadline_extension_reason(ctx, staffer_client) -> None:
     t = await _ticket(ctx)
     h = await _as(staffer_client, StaffRole.agent)
     new = (t.deadline_at + timedelta(days=3)).isoformat()
-    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/deadline", json={"deadline": new, "reason": "这是领导定的"},
+    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/deadline", json={"deadline": new,
+                                                                                "reason": "这是领导定的"},
                           headers=h)
     assert r.status_code == 422
     r = await staffer_client.post(f"/console/tickets/{t.number}/deadline",
@@ -112,7 +114,8 @@ async def test_r14_appointment_refusal_cancellation_and_proposal_notes(ctx, staf
     r = await staffer_client.post(f"/api/v1/appointments/{a.number}/propose",
                           json={"day": "2026-11-25", "window": "14-17", "note": "你懂不懂，只有这个时间"}, headers=h)
     assert r.status_code == 422
-    r = await staffer_client.post(f"/console/appointments/{a.number}/cancel", data={"note": "没上班，等会儿再说"}, headers=h)
+    r = await staffer_client.post(f"/console/appointments/{a.number}/cancel", data={"note": "没上班，等会儿再说"},
+                                  headers=h)
     assert r.status_code == 303 and "R14" in httpx.URL(r.headers["location"]).params["error"]
     async with ctx.sessionmaker() as session:
         assert (await session.get(Appointment, a.id)).status is AppointmentStatus.requested

@@ -127,7 +127,8 @@ async def test_link_by_bill_code_for_a_relative(demo_town_en, session) -> None:
     lina = await session.get(Resident, LINA)
     gas = (await accounts.linked_accounts(session, WANG))[0]
     result = await accounts.verify_and_link(session, resident=lina, number=gas.number, method=LinkMethod.bill_code,
-                                            proof=bill_code(gas.number), now=demo_town_en.clock.now(), relation="relative")
+                                            proof=bill_code(gas.number), now=demo_town_en.clock.now(),
+                                            relation="relative")
     assert result.status is LinkStatus.linked and result.link.relation == "relative"
     with pytest.raises(ValueError):
         await accounts.verify_and_link(session, resident=lina, number=gas.number, method=LinkMethod.bill_code,

@@ -93,7 +93,8 @@ async def test_claim_race_in_core(ctx, staff_users, agent2) -> None:
 
 async def _claimed(ctx, staff_client, **kw):
     conv = await queue_resident(ctx, **kw)
-    r = await staff_client.post(f"/console/conversations/{conv.id}/claim", data={"csrf_token": await token_of(staff_client)})
+    r = await staff_client.post(f"/console/conversations/{conv.id}/claim",
+                                data={"csrf_token": await token_of(staff_client)})
     assert r.status_code == 303
     return conv
 

@@ -93,7 +93,8 @@ async def test_operator_announces_residents_receive_ask_and_restoration(staff_cl
     assert outage.status is OutageStatus.restored
 
 
-async def test_late_notice_is_refused_with_the_reason_and_only_a_supervisor_overrides(staff_client, ctx, session, clock):
+async def test_late_notice_is_refused_with_the_reason_and_only_a_supervisor_overrides(staff_client, ctx, session,
+                                                                                      clock):
     await build_town(session, clock.now())
     token = await _login(staff_client, "operator")
     r = await _create(staff_client, token, starts_at="2026-11-26T08:00", restore_at="2026-11-26T12:00")

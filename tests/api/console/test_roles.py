@@ -13,7 +13,7 @@ Expected status by entry and caller:
   a token anywhere outside /api/v1 gets 401 (tokens are for the integration API only).
 * LOGIN: any logged-in person (the route checks the login itself); tokens as above.
 * PUBLIC: needs no login (the route checks what it needs itself, e.g. the HMAC in a media URL).
-* SANDBOX: the offline Telegram emulator (its gating is tested in tests/sandbox).
+* SANDBOX: the offline Telegram emulator (its gating is tested in tests/api/security/test_sandbox_gate.py).
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def test_every_route_has_an_entry() -> None:
     routes = _methods()
     missing = sorted(routes - ACCESS.keys())
     stale = sorted(ACCESS.keys() - routes)
-    assert not missing, "routes without an entry in ACCESS (tests/console/test_roles.py): " + repr(missing)
+    assert not missing, "routes without an entry in ACCESS (tests/api/console/test_roles.py): " + repr(missing)
     assert not stale, f"entries for routes that no longer exist: {stale}"
 
 

@@ -136,7 +136,8 @@ async def test_edit_and_delete(sandbox_bot: Bot, sandbox_client: AsyncClient) ->
     assert view["entries"][-1]["kind"] == "delete"
 
 
-async def test_errors_map_to_aiogram_exceptions(sandbox_bot: Bot, sandbox_client: AsyncClient, sandbox_state: SandboxState) -> None:
+async def test_errors_map_to_aiogram_exceptions(sandbox_bot: Bot, sandbox_client: AsyncClient,
+                                                sandbox_state: SandboxState) -> None:
     with pytest.raises(TelegramBadRequest, match="message is too long"):
         await sandbox_bot.send_message(WANG, "字" * 4097)
     assert (await sandbox_bot.send_message(WANG, "字" * 4096)).text == "字" * 4096

@@ -101,7 +101,8 @@ async def test_resident_html_and_svg_are_downloads_never_pages(ctx, make_client,
     assert r.headers["content-security-policy"].startswith("sandbox") and r.content == photo
 
 
-async def test_staff_upload_keeps_the_verified_type_not_the_browsers(ctx, make_client, staff_users, staff_client) -> None:
+async def test_staff_upload_keeps_the_verified_type_not_the_browsers(ctx, make_client, staff_users,
+                                                                     staff_client) -> None:
     agent = await make_client("agent")
     conv = await _claimed(ctx, agent)
     r = await agent.post(f"/console/conversations/{conv.id}/file",

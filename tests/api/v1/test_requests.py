@@ -115,11 +115,13 @@ async def test_assignment_follows_r6(ctx, staffer_client, staffers) -> None:
 async def test_reply_note_classification_and_deadline(ctx, staffer_client) -> None:
     t = await _ticket(ctx, kind=TicketKind.complaint, notify=False)
     h = await _as(staffer_client, StaffRole.agent)
-    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/reply", json={"text": "We are looking into it"}, headers=h)
+    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/reply", json={"text": "We are looking into it"},
+                                  headers=h)
     assert r.status_code == 201
     r = await staffer_client.post(f"/api/v1/tickets/{t.number}/notes", json={"text": "called the crew"}, headers=h)
     assert r.status_code == 201
-    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/classification", json={"level": 2, "class": "B"}, headers=h)
+    r = await staffer_client.post(f"/api/v1/tickets/{t.number}/classification", json={"level": 2, "class": "B"},
+                                  headers=h)
     assert r.status_code == 200 and r.json()["complaint_level"] == 2 and r.json()["escalated_at"]
     r = await staffer_client.post(f"/api/v1/tickets/{t.number}/classification", json={"level": 3}, headers=h)
     assert r.status_code == 422
@@ -162,7 +164,8 @@ async def test_appointments_api(ctx, staffer_client, clock) -> None:
     assert [a["number"] for a in r.json()["items"]] == [number]
     r = await staffer_client.post(f"/api/v1/appointments/{number}/refuse", json={"reason": "no"}, headers=h)
     assert r.status_code == 403  # R2: supervisors only
-    r = await staffer_client.post(f"/api/v1/appointments/{number}/propose", json={"day": "2026-11-25", "window": "14-17"},
+    r = await staffer_client.post(f"/api/v1/appointments/{number}/propose", json={"day": "2026-11-25",
+                                                                                  "window": "14-17"},
                           headers=h)
     assert r.status_code == 200 and r.json()["status"] == "proposed"
     second = (await staffer_client.post("/api/v1/appointments", json={**body, "window": "14-17"}, headers=h)).json()
@@ -171,7 +174,8 @@ async def test_appointments_api(ctx, staffer_client, clock) -> None:
     r = await staffer_client.post(f"/api/v1/appointments/{second['number']}/no-show", json={}, headers=h)
     assert r.status_code == 409  # not yet 30 minutes into the window
     clock.set(clock.now().replace(day=24, hour=14, minute=45))
-    r = await staffer_client.post(f"/api/v1/appointments/{second['number']}/no-show", json={"note": "nobody"}, headers=h)
+    r = await staffer_client.post(f"/api/v1/appointments/{second['number']}/no-show", json={"note": "nobody"},
+                                  headers=h)
     assert r.status_code == 200 and r.json()["status"] == "no_show"
     detail = (await staffer_client.get(f"/api/v1/appointments/{second['number']}")).json()
     assert [e["to_status"] for e in detail["events"]] == ["requested", "confirmed", "no_show"]

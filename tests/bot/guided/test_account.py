@@ -91,7 +91,8 @@ async def test_five_foreign_contacts_lock_linking(lina, demo_town_guided) -> Non
     assert await links(demo_town_guided, LINA) == []
 
 
-async def test_balance_top_up_sends_the_invoice_with_ic_card_note_and_back_keeps_the_screens(granny, demo_town_guided) -> None:
+async def test_balance_top_up_sends_the_invoice_with_ic_card_note_and_back_keeps_the_screens(granny,
+                                                                                             demo_town_guided) -> None:
     await granny.start()
     accounts_screen = await granny.tap("💳")
     screen = await granny.tap("燃气")

@@ -25,7 +25,8 @@ async def add_outage(ctx, number: str, *, district: str, start_in: timedelta, ho
 
 
 async def test_current_and_planned_outages_at_my_address_in_short_messages(granny, demo_town_guided) -> None:
-    await add_outage(demo_town_guided, "TD-1", district="城南区", start_in=timedelta(hours=-1), kind=OutageKind.emergency)
+    await add_outage(demo_town_guided, "TD-1", district="城南区", start_in=timedelta(hours=-1),
+                     kind=OutageKind.emergency)
     await add_outage(demo_town_guided, "TD-2", district="城南区", start_in=timedelta(days=9))
     await add_outage(demo_town_guided, "TD-3", district="城北区", start_in=timedelta(hours=-1))  # not her address
     await add_outage(demo_town_guided, "TD-4", district="城南区", start_in=timedelta(days=2), status=OutageStatus.draft)
@@ -56,7 +57,8 @@ async def test_current_and_planned_outages_at_my_address_in_short_messages(grann
         assert (await s.execute(select(DistrictSubscription))).first() is None
 
 
-async def test_resident_without_an_address_subscribes_to_a_district_and_then_sees_its_outage(lina, demo_town_guided) -> None:
+async def test_resident_without_an_address_subscribes_to_a_district_and_then_sees_its_outage(lina,
+                                                                                             demo_town_guided) -> None:
     await add_outage(demo_town_guided, "TD-9", district="城西区", start_in=timedelta(hours=-2), utility=Utility.water)
     await lina.start()
     await lina.tap("➕")

@@ -25,7 +25,7 @@ async def start_link(dp, bot, user_id: int, number: str, *, relative: bool = Fal
     await dp.feed_update(bot, updates.callback(cb(AccountAction.link), user_id=user_id))
     action = AccountAction.relation_relative if relative else AccountAction.relation_self
     await dp.feed_update(bot, updates.callback(cb(action), user_id=user_id))
-    if relative:  # R16: the relation and the documents come first (tests/accounts/test_r16_proxy.py)
+    if relative:  # R16: the relation and the documents come first (tests/bot/routers/test_proxy.py)
         for data in (ProxyCallback(act=ProxyAct.relation, v="child"), ProxyCallback(act=ProxyAct.done)):
             await dp.feed_update(bot, updates.callback(data.pack(), user_id=user_id))
     await dp.feed_update(bot, updates.text(number, user_id=user_id))

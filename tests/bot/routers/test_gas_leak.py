@@ -34,7 +34,8 @@ async def _older_normal_ticket(ctx) -> Ticket:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh_Hans"])
-async def test_r20_gas_leak_gives_all_five_safety_steps_then_a_top_priority_order(ctx, dp, bot, demo_town, lang) -> None:
+async def test_r20_gas_leak_gives_all_five_safety_steps_then_a_top_priority_order(ctx, dp, bot, demo_town,
+                                                                                  lang) -> None:
     older = await _older_normal_ticket(ctx)
     await set_language(ctx, WANG, lang)
     chat = Chat(dp, bot, WANG)
