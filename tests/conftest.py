@@ -1,5 +1,9 @@
-"""Shared fixtures: settings on a temporary SQLite file, an app context with a frozen clock,
-a dispatcher fed through a recording bot, and opt-in real PostgreSQL / Redis servers.
+"""Fixtures every layer uses: settings on a temporary SQLite file, an app context with a frozen clock,
+a dispatcher fed through a recording bot, opt-in real PostgreSQL / Redis servers, and the data several layers
+share (the demo utility, staff users, the real FAQ catalogue, compiled catalogs).
+
+Each layer folder (tests/core, tests/bot, tests/api, tests/e2e, tests/knowledge) has one conftest.py with that
+layer's own fixtures; helpers that are not fixtures live in tests/support/.
 
 PostgreSQL tests need ``TEST_DATABASE_URL`` (e.g. postgresql+asyncpg://postgres@127.0.0.1/test); each
 test gets its own fresh database on that server so parallel runs never collide. Redis tests need
@@ -11,35 +15,27 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.memory import MemoryStorage
-from pydantic import SecretStr
 
-from core.clock import LOCAL_TZ, FrozenClock
+from core.clock import FrozenClock
 from core.context import AppContext
 from core.settings import Settings
-from db.base import Base
+from db.enums import StaffRole
+from db.models import StaffUser
 from tests.mocked_bot import MockedBot
+from tests.support.console import PASSWORD
+from tests.support.context import NOW, REQUIRE_SERVERS, make_ctx, make_settings, skip_or_fail
+from tests.support.demo import LINA
+
+# Helpers live in tests/support/; these names stay importable from here for older imports.
+__all__ = ["NOW", "REQUIRE_SERVERS", "make_ctx", "make_settings", "skip_or_fail"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-# Monday 2026-11-23 10:00 China time: a working day.
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=LOCAL_TZ)
-
-
-def make_settings(database_url: str, **kw: object) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, secret_key=SecretStr("test-secret"),
-                    redis_url=kw.pop("redis_url", None), telegram_bot_token=None, **kw)
-
-
-async def make_ctx(settings: Settings, clock: FrozenClock | None = None) -> AppContext:
-    ctx = AppContext.create(settings, clock=clock or FrozenClock(NOW))
-    async with ctx.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    return ctx
 
 
 @pytest.fixture
@@ -81,16 +77,6 @@ def dp(ctx: AppContext):
 
 
 # --- real servers ------------------------------------------------------------------------------------------
-
-REQUIRE_SERVERS = os.environ.get("ONESTOP_REQUIRE_SERVERS") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip a server-backed test on a laptop; in CI (ONESTOP_REQUIRE_SERVERS=1) it must run."""
-    if REQUIRE_SERVERS:
-        pytest.fail(reason + " (ONESTOP_REQUIRE_SERVERS=1)")
-    pytest.skip(reason)
-
 
 def _pg_base_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
@@ -142,6 +128,88 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     import core.staff
 
     monkeypatch.setattr(core.staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+# --- data several layers share -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def staff_users(ctx: AppContext) -> dict[StaffRole, int]:
+    """One English-speaking staff member per role, username = role value, password ``support.console.PASSWORD``."""
+    from core import staff
+
+    ids = {}
+    async with ctx.sessionmaker() as session:
+        for role in StaffRole:
+            user = await staff.create_staff(session, username=role.value, display_name=f"{role.value} user",
+                                            role=role, password=PASSWORD, now=ctx.clock.now())
+            user.language = "en"
+            ids[role] = user.id
+        await session.commit()
+    return ids
+
+
+@pytest.fixture
+async def demo_town(ctx) -> None:
+    """The demo utility as ``onestop demo-data`` loads it."""
+    from core.demo import load_demo
+
+    async with ctx.sessionmaker() as session:
+        await load_demo(session, now=ctx.clock.now())
+
+
+@pytest.fixture
+async def demo_town_en(ctx):
+    """The demo utility: 60 accounts with 12 months of history; Wang and Zhang linked, Li Na new."""
+    from core.demo import load_demo
+    from db.models import Resident
+
+    async with ctx.sessionmaker() as session:
+        await load_demo(session, now=ctx.clock.now())
+        # Li Na has not chosen a language in the demo; tests speak English with her.
+        (await session.get(Resident, LINA)).language = "en"
+        await session.commit()
+    return ctx
+
+
+@pytest.fixture
+async def staffers(ctx, demo_town) -> dict[StaffRole, StaffUser]:
+    """Test staff t-<role> (password pw-<role>) on top of the demo utility; see ``support.console.as_role``."""
+    from core import staff
+
+    out = {}
+    async with ctx.sessionmaker() as session:
+        for role in StaffRole:
+            user = await staff.create_staff(session, username=f"t-{role.value}", display_name=f"T {role.value}",
+                                            role=role, password="pw-" + role.value, now=ctx.clock.now())
+            out[role] = user
+        await session.commit()
+    return out
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> tuple[Any, Any]:
+    """The real FAQ catalogue and its matcher, loaded once per run."""
+    from core.settings import ROOT as SRC
+    from knowledge import Matcher, load_catalogue
+
+    catalogue = load_catalogue(SRC / "knowledge" / "topics", SRC / "knowledge" / "site.yaml")
+    return catalogue, Matcher(catalogue)
+
+
+@pytest.fixture
+def shared_knowledge(ctx, knowledge) -> None:
+    """Loading and indexing the catalogue takes seconds; every test context that uses it shares one copy."""
+    ctx.__dict__["catalogue"], ctx.__dict__["matcher"] = knowledge
+
+
+@pytest.fixture(scope="session")
+def compiled_catalogs() -> None:
+    """Outbox texts are rendered from the compiled catalogs."""
+    from core.i18n import compile_catalogs
+    from core.settings import ROOT as SRC
+
+    compile_catalogs(SRC / "bot" / "locales")
 
 
 # Tests of features still being finished when this session ended (see the closing note on the issues).

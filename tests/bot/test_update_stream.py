@@ -25,8 +25,8 @@ from bot.app import build_dispatcher
 from db.models import AuditLog, ConversationMessage, Ticket
 from tests import updates
 from tests.bot.test_every_update_answered import inaccessible
-from tests.conftest import make_ctx, make_settings
 from tests.mocked_bot import MockedBot
+from tests.support.context import make_ctx, make_settings
 
 RESIDENTS = range(50_001, 50_021)
 _ids = itertools.count(5_000_000)

@@ -31,8 +31,8 @@ from core.clock import SystemClock
 from core.scheduler import LEADER_LOCK
 from db.models import InboundUpdate
 from db.session import make_engine, make_sessionmaker
-from tests.e2e.conftest import ROOT, free_port
 from tests.e2e.standin import TOKEN, StandInTelegram
+from tests.support.running import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-Webhook_secret-42"

@@ -15,7 +15,7 @@ import pytest
 
 from core import account_numbers
 from db.enums import Utility
-from tests.e2e.conftest import Resident, RunningApp, inline_buttons
+from tests.support.running import Resident, RunningApp, inline_buttons
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from core.clock import LOCAL_TZ
-from tests.e2e.conftest import Resident, RunningApp, cli_secret, inline_buttons
+from tests.support.running import Resident, RunningApp, cli_secret, inline_buttons
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from babel.support import Translations
 
-from tests.e2e.conftest import ROOT, Resident, RunningApp, cli_secret, inline_buttons
+from tests.support.running import ROOT, Resident, RunningApp, cli_secret, inline_buttons
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Resident, RunningApp, inline_buttons
+from tests.support.running import Resident, RunningApp, inline_buttons
 
 pytestmark = pytest.mark.e2e
 

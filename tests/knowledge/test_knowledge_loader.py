@@ -9,7 +9,7 @@ import pytest
 
 from knowledge import Action, Catalogue, Kind, TopicError, Utility, load_catalogue
 from knowledge.loader import load_site
-from tests.knowledge.conftest import FIXTURE_SITE, FIXTURES, shared_slugs
+from tests.support.catalogues import FIXTURE_SITE, FIXTURES, shared_slugs
 
 SCHEMA_ACTIONS = {"book_visit", "report_fault", "talk_to_person", "complaint", "show_balance", "top_up",
                   "outages", "tariff_calculator", "callback"}

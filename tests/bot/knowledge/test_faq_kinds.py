@@ -1,0 +1,89 @@
+"""Issue 14: questions as residents write them, through the real Dispatcher and the real matcher.
+
+Every kind ends in the right answer or in a choice that contains the right topic — never in
+"I did not understand" — and the question log records which.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from db.enums import QuestionOutcome
+from db.models import QuestionLog
+from tests import updates
+from tests.support.knowledge_bot import buttons, make_resident
+
+pytestmark = pytest.mark.usefixtures("shared_knowledge")
+
+KINDS = [
+    # long, rambling: the request is one clause of a story
+    ("rambling", "我家老头子去年走了，房子现在是我儿子的名字，我年纪大了也不会弄手机，想问问燃气户名怎么改成我儿子的",
+     "gas.transfer"),
+    # 2-5 characters
+    ("terse", "水管爆了", "water.leak-report"),
+    ("terse", "补卡", "gas.ic-card-replace"),
+    # homophones / pinyin-input slips
+    ("homophone", "燃气灶报秀", "gas.appliance-repair"),
+    ("homophone", "交水飞", "general.payment-methods"),
+    ("homophone", "热水器维秀", "gas.appliance-repair"),
+    # traditional characters
+    ("traditional", "燃氣卡遺失補辦", "gas.ic-card-replace"),
+    # mixed Chinese-English
+    ("mixed", "买了二手房 gas account 改名字", "gas.transfer"),
+    # numbers with units
+    ("numbers", "预存500元可以吗", "general.prepayment"),  # (volumes per year go to the calculator first)
+    ("numbers", "price per m3 of water", "water.tariff"),
+    # English typos and abbreviations
+    ("english_typo", "pls wtr meter runs too fast can u test it asap thx", "water.meter-check"),
+    ("english_typo", "lost my gas card, need a new one asap", "gas.ic-card-replace"),
+]
+
+
+async def _log(session) -> QuestionLog:
+    session.expire_all()
+    return (await session.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
+
+
+@pytest.mark.parametrize(("kind", "question", "slug"), KINDS, ids=[f"{k}-{i}" for i, (k, _q, _s) in enumerate(KINDS)])
+async def test_each_kind_gets_the_answer_or_a_choice_with_it(dp, bot, session, ctx, kind, question, slug) -> None:
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text(question))
+    log = await _log(session)
+    assert log is not None and log.text == question
+    offered = [a["topic"] for a in log.alternatives]
+    if log.outcome is QuestionOutcome.answered:
+        assert log.topic == slug, (kind, log.topic)
+    else:
+        assert log.outcome is QuestionOutcome.ambiguous, (kind, log.outcome)
+        assert slug in offered and 2 <= len(offered) <= 3
+        labels = [t for t, d in buttons(bot.sent()[-1].reply_markup) if d.startswith("aq:")]
+        assert ctx.catalogue[slug].title.zh in labels
+    assert "没有看懂" not in "\n".join(bot.texts())
+
+
+async def test_off_topic_gets_not_understood_with_the_guide_menu(dp, bot, session) -> None:
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text("讲个笑话"))
+    reply = bot.sent()[-1]
+    assert "没有看懂" in reply.text
+    assert any(d.startswith("gd:u:") for _t, d in buttons(reply.reply_markup))
+    assert (await _log(session)).outcome is QuestionOutcome.no_match
+
+
+async def test_none_of_these_asks_again_and_offers_a_person(dp, bot, session, ctx) -> None:
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text("过户"))  # gas or water: always a choice
+    offer = bot.sent()[-1]
+    none = next(d for _t, d in buttons(offer.reply_markup) if d.startswith("an:"))
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(none))
+    reply = bot.sent("SendMessage")[-1]
+    assert "换个说法" in reply.text
+    assert any(d.startswith("esc:p:") for _t, d in buttons(reply.reply_markup))
+    assert (await _log(session)).outcome is QuestionOutcome.none_of_these
+    # Someone else's "none of these" changes nothing.
+    await make_resident(session, user_id=20002, first_name="Other")
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(none, user_id=20002))
+    assert bot.sent("AnswerCallbackQuery")[-1].show_alert

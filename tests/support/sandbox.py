@@ -1,0 +1,3 @@
+"""The sandbox tests' bot token."""
+
+TOKEN = "424242:SANDBOX-test_token"
