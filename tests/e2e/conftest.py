@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.support.running import ROOT, RunningApp, _cli, free_port
+from tests.support.running import RunningApp, _cli, free_port, serve
 
 
 @pytest.fixture(scope="module")
@@ -25,26 +21,5 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     _cli("migrate", env=env)
     _cli("demo-data", "--no-history", env=env)  # the flows check exact figures made by their own steps
     log = tmp / "onestop.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"onestop run exited early:\n{log.read_text()}")
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"onestop run did not serve /healthz within 60 s:\n{log.read_text()}")
-    yield RunningApp(base, env, log)
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve(env, port, log) as base:
+        yield RunningApp(base, env, log)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.running import ROOT, RunningApp, free_port
+from tests.support.running import ROOT, RunningApp, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -94,29 +94,8 @@ def console_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
         passwords[user] = re.search(rf"password of {re.escape(user)}: (\S+)", creds).group(1)
         assert passwords[user] not in out
     log = tmp / "onestop.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"onestop run exited early:\n{log.read_text()}")
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"onestop run did not serve /healthz within 60 s:\n{log.read_text()}")
-    yield RunningApp(base, env, log), passwords
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve(env, port, log) as base:
+        yield RunningApp(base, env, log), passwords
 
 
 class Persona:

@@ -3,14 +3,17 @@ persona played over the resident API."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]  # tests/support/running.py -> the repository
 
@@ -29,6 +32,36 @@ class RunningApp:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30)
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """`onestop run` as a subprocess until the block ends; yields its base URL once /healthz answers."""
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "onestop.cli", "run"], cwd=ROOT, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"onestop run exited early:\n{log.read_text()}")
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"onestop run did not serve /healthz within 60 s:\n{log.read_text()}")
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
