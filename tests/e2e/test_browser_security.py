@@ -16,7 +16,14 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.test_console_browser import CHROMIUM, LAUNCH_ARGS, WANG, Persona, _login
+from tests.e2e.test_console_browser import (  # noqa: F401  (console_app is a fixture)
+    CHROMIUM,
+    LAUNCH_ARGS,
+    WANG,
+    Persona,
+    _login,
+    console_app,
+)
 from tests.support.security import HTML_DOC, SVG_DOC, image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -33,7 +40,7 @@ async def _violations(page) -> list[str]:
     return await page.evaluate("window.__csp || []")
 
 
-async def test_pages_work_under_the_csp_and_resident_files_run_nothing(console_app) -> None:
+async def test_pages_work_under_the_csp_and_resident_files_run_nothing(console_app) -> None:  # noqa: F811
     from playwright.async_api import async_playwright, expect
 
     app, passwords = console_app

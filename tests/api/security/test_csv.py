@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from core.csv_export import FORMULA_STARTS, neutralise, to_csv
 from db.enums import QuestionOutcome
 from db.models import QuestionLog
+from tests.api.console.test_reports import seeded  # noqa: F401  (fixture)
 
 cells = st.one_of(st.text(), st.sampled_from(FORMULA_STARTS).flatmap(lambda c: st.text().map(lambda t: c + t)),
                   st.integers(), st.floats(allow_nan=False), st.none())
@@ -43,7 +44,7 @@ def test_each_dangerous_start() -> None:
     assert neutralise(-5) == -5 and neutralise("5-1") == "5-1" and neutralise(None) == ""
 
 
-async def test_report_export_neutralises_tab_and_cr(ctx, seeded, make_client, staff_users) -> None:
+async def test_report_export_neutralises_tab_and_cr(ctx, seeded, make_client, staff_users) -> None:  # noqa: F811
     async with ctx.sessionmaker() as s:
         for text in ("\t=HYPERLINK(\"http://evil\")", "\r@SUM(A1)"):
             s.add(QuestionLog(resident_id=10001, text=text, language="zh_Hans", outcome=QuestionOutcome.no_match,
