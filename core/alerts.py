@@ -39,7 +39,7 @@ ARREARS_REPEAT = timedelta(days=7)
 CUTOFF_AFTER_NOTICE = timedelta(days=3)  # R11: no cut-off earlier than 3 days after the notice
 SEND_HOURS = (9, 20)  # local time: no alerts at night
 # Inline buttons under an alert: the callback data of the bot's AccountCallback / TopupCallback
-# (tests/accounts/test_alerts.py checks these stay equal to what the bot packs).
+# (tests/core/test_alerts.py checks these stay equal to what the bot packs).
 VIEW_CALLBACK = "acc:view:{account_id}"
 TOPUP_CALLBACK = "top:start:{account_id}:0"
 

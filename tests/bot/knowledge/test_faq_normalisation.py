@@ -16,6 +16,8 @@ from db.models import QuestionLog
 from tests import updates
 from tests.support.knowledge_bot import buttons, make_resident
 
+pytestmark = pytest.mark.usefixtures("shared_knowledge")
+
 CASES = [
     ("dialect", "俺屋头的燃气卡整丢了 咋个补", "gas.ic-card-replace"),  # 俺/咋个 cut, 屋头 -> 家, 整丢 -> 丢
     ("dialect", "咱家水管子遭冻裂了 到处冒水", "water.leak-report"),
