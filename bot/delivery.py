@@ -85,7 +85,7 @@ class InboxWorker:
 
     async def _handle(self, row: inbox.Claimed) -> None:
         try:
-            await self.dp.feed_raw_update(self.bot, row.payload)
+            await self.dp.feed_raw_update(self.bot, row.payload, resident_rev=row.resident_rev)
         except asyncio.CancelledError:
             raise
         except Exception as e:

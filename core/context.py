@@ -16,6 +16,7 @@ from core.clock import Clock, SystemClock
 from core.i18n import Translator
 from core.keys import install_secret_key
 from core.live import LiveHub
+from core.resident_cache import ResidentCache
 from core.settings import Settings
 from db.session import make_engine, make_sessionmaker
 from knowledge.catalogue import Catalogue
@@ -53,6 +54,10 @@ class AppContext:
     @cached_property
     def matcher(self) -> Matcher:
         return Matcher(self.catalogue)
+
+    @cached_property
+    def resident_cache(self) -> ResidentCache:
+        return ResidentCache(self.settings.inbox.resident_cache)
 
     @cached_property
     def live(self) -> LiveHub:

@@ -118,6 +118,7 @@ class Claimed:
     chat_key: int | None
     payload: dict[str, Any]
     attempts: int  # including this one
+    resident_rev: int | None = None  # the resident's ``cache_rev`` at the claim (None: not a resident yet)
 
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int,
@@ -151,12 +152,14 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, limit: int
         .where(InboundUpdate.update_id.in_(pick.scalar_subquery()))
         .values(status=WORKING, locked_by=worker, locked_until=now + timedelta(seconds=lease_seconds),
                 attempts=InboundUpdate.attempts + 1)
-        .returning(InboundUpdate.update_id, InboundUpdate.chat_key, InboundUpdate.payload, InboundUpdate.attempts)
+        .returning(InboundUpdate.update_id, InboundUpdate.chat_key, InboundUpdate.payload, InboundUpdate.attempts,
+                   # free with the claim: lets the worker use its cached resident (core.resident_cache)
+                   select(Resident.cache_rev).where(Resident.id == InboundUpdate.chat_key).scalar_subquery())
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(stmt)).all()
     await session.commit()
-    return sorted((Claimed(r[0], r[1], r[2], r[3]) for r in rows), key=lambda c: c.update_id)
+    return sorted((Claimed(r[0], r[1], r[2], r[3], r[4]) for r in rows), key=lambda c: c.update_id)
 
 
 async def renew(session: AsyncSession, *, worker: str, update_ids: Iterable[int], now: datetime,

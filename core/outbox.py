@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from core import resident_cache
 from db.enums import BroadcastStatus, OutboxStatus
 from db.models import Broadcast, OutboxNotification, Resident, SendGate
 from db.session import dialect_name, rowcount
@@ -287,6 +288,7 @@ async def mark_blocked(session: AsyncSession, row_id: int, resident_id: int, *, 
         .values(status=OutboxStatus.blocked, last_error=error[:255], locked_until=None)
     )
     await session.execute(update(Resident).where(Resident.id == resident_id).values(blocked=True))
+    await resident_cache.bump(session, [resident_id])
 
 
 async def mark_failed(session: AsyncSession, row_id: int, *, error: str) -> None:

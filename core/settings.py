@@ -43,6 +43,7 @@ class InboxSettings(BaseModel):
     grace_seconds: float = 10.0  # SIGTERM: time to finish the updates in hand
     max_body_bytes: int = 1_000_000  # a webhook POST larger than this is refused (Telegram's are far smaller)
     poll_interval: float = 0.5  # how often a worker looks for rows stored by other processes
+    resident_cache: int = 50_000  # residents kept per process between updates (0: read every update)
 
 
 class Settings(BaseSettings):

@@ -24,7 +24,7 @@ class ResidentMiddleware(BaseMiddleware):
         ctx = data["ctx"]
         resident, created = await residents.get_or_create(
             data["session"], user_id=user.id, first_name=user.first_name, username=user.username,
-            now=ctx.clock.now(),
+            now=ctx.clock.now(), cache=ctx.resident_cache, rev=data.get("resident_rev"),
         )
         data["resident"] = resident
         data["resident_is_new"] = created

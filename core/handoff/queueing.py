@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import accounts, audit, outbox, tickets
+from core import accounts, audit, outbox, resident_cache, tickets
 from core.context import AppContext
 from core.handoff.base import (
     N_,
@@ -243,6 +243,7 @@ async def claim(session: AsyncSession, *, ctx: AppContext, conversation_id: int,
         raise HandoffError("Another agent has already taken this conversation, or it was closed.")
     conv = await session.get(Conversation, conversation_id, populate_existing=True)
     assert conv is not None  # this transaction has just updated the row
+    await resident_cache.bump(session, [conv.resident_id])
     resident = await session.get(Resident, conv.resident_id)
     assert resident is not None  # conversation.resident_id is a non-null foreign key
     session.add(ConversationMessage(conversation_id=conv.id, direction=MessageDirection.system, staff_id=staff.id,

@@ -7,7 +7,7 @@ import html
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, outbox
+from core import audit, outbox, resident_cache
 from core.context import AppContext
 from core.handoff.base import N_, OUTBOX_PRIORITY, HandoffError, end_button, require_owner
 from core.staff import owns
@@ -78,6 +78,7 @@ async def answer_transfer(session: AsyncSession, *, ctx: AppContext, conversatio
         await session.rollback()
         raise HandoffError("This conversation is not offered to you (any more).")
     await session.refresh(conversation)
+    await resident_cache.bump(session, [conversation.resident_id])
     session.add(ConversationMessage(conversation_id=conversation.id, direction=MessageDirection.system,
                                     staff_id=staff.id, content_type="text",
                                     text="transfer_accepted" if accept else "transfer_declined", created_at=now,

@@ -48,6 +48,9 @@ class Resident(Base):
     misses: Mapped[int] = mapped_column(Integer, default=0)  # consecutive not-understood messages
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
+    # Bumped by every change to this row or to one of the resident's conversations (core.resident_cache):
+    # the inbox claim returns it, so a process knows without a query whether its cached copy is current.
+    cache_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     links: Mapped[list[AccountLink]] = relationship(back_populates="resident", cascade="all, delete-orphan")
 

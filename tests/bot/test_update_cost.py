@@ -4,38 +4,15 @@ Counted with a SQLAlchemy engine event, so a new per-update query anywhere in th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from aiogram.fsm.storage.memory import MemoryStorage
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.app import build_dispatcher
 from core import handoff
 from db.enums import ConversationStatus
 from db.models import Conversation, Resident
 from tests import updates
-
-
-@contextmanager
-def statements(ctx) -> Iterator[list[str]]:
-    """The SQL statements executed meanwhile, plus "BEGIN" for every transaction opened."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    def begin(conn) -> None:
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # a real BEGIN
-            seen.append("BEGIN")
-
-    event.listen(ctx.engine.sync_engine, "before_cursor_execute", record)
-    event.listen(ctx.engine.sync_engine, "begin", begin)
-    try:
-        yield seen
-    finally:
-        event.remove(ctx.engine.sync_engine, "before_cursor_execute", record)
-        event.remove(ctx.engine.sync_engine, "begin", begin)
+from tests.support.sql import statements
 
 
 async def _resident(session, ctx, user_id=updates.RESIDENT) -> Resident:
