@@ -22,7 +22,7 @@ from bot.middlewares.menu_escape import MenuEscapeMiddleware
 from bot.middlewares.resident import ResidentMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.routers import get_routers
-from bot.routing import install_routing_index
+from bot.routing import install_routing_index, remove_routing_index
 from core.context import AppContext
 from core.i18n import DEFAULT_LOCALE, DOMAIN
 from core.settings import Settings
@@ -67,6 +67,8 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
     run_sync_filters_inline(dp)  # no thread hand-off per filter check (issue 13, item 4)
     if routing_index:
         install_routing_index(dp)  # skip routers and handlers that cannot match (bot/routing.py, issue 13)
+    else:
+        remove_routing_index(dp)  # the routers are module-level: undo a previous Dispatcher's index
     return dp
 
 

@@ -48,7 +48,7 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.utils.i18n import I18n
-from babel.support import LazyProxy
+from aiogram.utils.i18n.lazy_proxy import LazyProxy  # babel's
 from magic_filter import MagicFilter
 from magic_filter.operations import (
     ComparatorOperation,
@@ -137,9 +137,11 @@ def _callback_guard(f: CallbackQueryFilter) -> Guard:
     prefix, sep, parts = cls.__prefix__, cls.__separator__, len(cls.model_fields)
 
     def check(event: Any, data: dict[str, Any]) -> bool:
-        value = getattr(event, "data", None)
+        value: str | None = getattr(event, "data", None)
+        if not value:  # CallbackQueryFilter: no data, no match
+            return False
         # CallbackData.unpack: value.split(sep) must give the prefix and exactly one part per field.
-        return bool(value) and value.count(sep) == parts and value.split(sep, 1)[0] == prefix
+        return value.count(sep) == parts and value.split(sep, 1)[0] == prefix
 
     return Guard("callback", check, callback_prefix=prefix if sep == ":" else None)
 
@@ -174,7 +176,8 @@ def _lazy_msgid(value: Any) -> str | None:
     """The msgid of aiogram's ``lazy_gettext("…")`` (babel's LazyProxy keeps its call), else None."""
     if not isinstance(value, LazyProxy):
         return None
-    args, kwargs = getattr(value, "_args", ()), getattr(value, "_kwargs", {})
+    args: tuple[Any, ...] = getattr(value, "_args", ())
+    kwargs: dict[str, Any] = getattr(value, "_kwargs", {})
     func = getattr(value, "_func", None)
     if len(args) != 1 or not isinstance(args[0], str) or set(kwargs) - {"enable_cache"}:
         return None
@@ -287,19 +290,52 @@ def _router_entry(router: Router, event_type: str, index: RoutingIndex) -> Check
             if hg.check is None:
                 return None
             guards.append(hg)
-    if not guards:
-        return lambda event, data: False  # no handler for this event type: nothing can match
+    may: Check
     prefixes = [hg.callback_prefix for hg in guards]
-    if all(p is not None for p in prefixes):
+    if not guards:
+        may = _never  # no handler for this event type: nothing can match
+    elif all(p is not None for p in prefixes):
         allowed = frozenset(prefixes)
 
-        def by_prefix(event: Any, data: dict[str, Any]) -> bool:
-            value = getattr(event, "data", None)
-            return bool(value) and value.split(":", 1)[0] in allowed
+        def may(event: Any, data: dict[str, Any]) -> bool:
+            value: str | None = getattr(event, "data", None)
+            return bool(value) and value.split(":", 1)[0] in allowed  # type: ignore[union-attr]
+    else:
+        checks = [hg.check for hg in guards if hg.check is not None]
 
-        return by_prefix
-    checks = [hg.check for hg in guards if hg.check is not None]
-    return lambda event, data: any(c(event, data) for c in checks)
+        def may(event: Any, data: dict[str, Any]) -> bool:
+            return any(c(event, data) for c in checks)
+
+    return _while_unchanged(router, event_type, may)
+
+
+def _never(event: Any, data: dict[str, Any]) -> bool:
+    return False
+
+
+def _shape(router: Router, event_type: str) -> tuple[int, ...]:
+    shape: list[int] = []
+    for r in router.chain_tail:
+        observer = r.observers.get(event_type)
+        shape += [len(r.sub_routers), len(observer.handlers), len(observer.outer_middleware)] if observer else [-1]
+    return tuple(shape)
+
+
+def _while_unchanged(router: Router, event_type: str, may: Check) -> Check:
+    """``may``, as long as no handler, sub-router or outer middleware was added under ``router`` since."""
+    observer = router.observers[event_type]
+    if router.sub_routers:  # nested: compare the whole subtree's shape
+        shape = _shape(router, event_type)
+        return lambda event, data: may(event, data) if _shape(router, event_type) == shape else True
+    handlers, middlewares = observer.handlers, observer.outer_middleware
+    count = len(handlers)
+
+    def check(event: Any, data: dict[str, Any]) -> bool:
+        if len(handlers) != count or middlewares or router.sub_routers:
+            return True  # changed since the index was built: enter, aiogram decides
+        return may(event, data)
+
+    return check
 
 
 def _indexed_trigger(observer: TelegramEventObserver, index: RoutingIndex) -> Callable[..., Any]:
@@ -378,14 +414,17 @@ def build_index(root: Router) -> RoutingIndex:
     return index
 
 
-def install_routing_index(root: Router) -> RoutingIndex:
+def install_routing_index(root: Router, index: RoutingIndex | None = None) -> RoutingIndex:
     """Build the index for ``root`` and every router under it, and route through it from now on.
 
-    Call once, after every router is included (``build_dispatcher`` does). Observers with a guarded handler get
+    Call once, after every router is included (``build_dispatcher`` does); ``index``: one built before for the
+    same routers (the equivalence test switches the index off and on). Observers with a guarded handler get
     the indexed ``trigger``; routers with sub-routers the indexed ``_propagate_event`` (instance attributes
     over aiogram's methods).
     """
-    index = build_index(root)
+    remove_routing_index(root)  # routers are module-level: a previous Dispatcher may have indexed them
+    if index is None:
+        index = build_index(root)
     for router in root.chain_tail:
         for event_type, observer in router.observers.items():
             if event_type in _NOT_INDEXED:
@@ -396,3 +435,12 @@ def install_routing_index(root: Router) -> RoutingIndex:
             router._propagate_event = _indexed_propagate(router, index)  # type: ignore[method-assign]
     root.routing_index = index  # type: ignore[attr-defined]
     return index
+
+
+def remove_routing_index(root: Router) -> None:
+    """Route ``root`` and every router under it with aiogram's own methods again."""
+    for router in root.chain_tail:
+        router.__dict__.pop("_propagate_event", None)
+        for observer in router.observers.values():
+            observer.__dict__.pop("trigger", None)
+    root.__dict__.pop("routing_index", None)
