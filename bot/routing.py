@@ -17,7 +17,9 @@ necessary condition — when the guard says no, the filter would certainly have 
 Anything else (a function filter, ``"*"``, an unknown filter) gives no guard and is checked by aiogram as
 before. A handler is skipped only when one of its guards fails; a router (with its sub-routers) is skipped for an
 event type only when none of its handlers can match *and* no router in it has an outer middleware on that event
-type (an outer middleware runs before any filter, so it must run as before). Inner middlewares only run around a
+type (an outer middleware runs before any filter, so it must run as before) — except an outer middleware that
+says, through a ``passes_through(event, data)`` method, that for this event it would only call the handler
+(``StaleFormMiddleware`` outside its forms). Inner middlewares only run around a
 handler that matched, which the index never skips. Filters are assumed pure (no side effect a skipped check
 would have had; a filter that raises on an event its guard rejects no longer raises).
 
@@ -263,7 +265,10 @@ def _all(checks: list[Check]) -> Check:
         return checks[0]
 
     def check(event: Any, data: dict[str, Any]) -> bool:
-        return all(c(event, data) for c in checks)
+        for c in checks:  # noqa: SIM110  (a plain loop: all() over a generator costs more than the checks)
+            if not c(event, data):
+                return False
+        return True
 
     return check
 
@@ -279,12 +284,18 @@ def handler_guard(handler: HandlerObject) -> HandlerGuard:
 def _router_entry(router: Router, event_type: str, index: RoutingIndex) -> Check | None:
     """May ``router`` (with its sub-routers) match an event of this type? None: it must always be entered."""
     guards: list[HandlerGuard] = []
+    transparent: list[Any] = []
     for r in router.chain_tail:
         observer = r.observers.get(event_type)
         if observer is None:
             continue
-        if observer.outer_middleware:  # runs before any filter: the router must be entered as before
-            return None
+        if observer.outer_middleware:
+            # An outer middleware runs before any filter: the router must be entered as before, unless it is a
+            # flat router whose every outer middleware says when it only passes the event on (``passes_through``)
+            if r is not router or r.sub_routers or not all(
+                    callable(getattr(m, "passes_through", None)) for m in observer.outer_middleware):
+                return None
+            transparent = list(observer.outer_middleware)
         for handler in observer.handlers:
             hg = index.handlers[id(handler)]
             if hg.check is None:
@@ -306,7 +317,7 @@ def _router_entry(router: Router, event_type: str, index: RoutingIndex) -> Check
         def may(event: Any, data: dict[str, Any]) -> bool:
             return any(c(event, data) for c in checks)
 
-    return _while_unchanged(router, event_type, may)
+    return _while_unchanged(router, event_type, may, transparent)
 
 
 def _never(event: Any, data: dict[str, Any]) -> bool:
@@ -321,25 +332,36 @@ def _shape(router: Router, event_type: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _while_unchanged(router: Router, event_type: str, may: Check) -> Check:
-    """``may``, as long as no handler, sub-router or outer middleware was added under ``router`` since."""
+def _while_unchanged(router: Router, event_type: str, may: Check, transparent: list[Any]) -> Check:
+    """``may``, as long as no handler, sub-router or outer middleware was added under ``router`` since; with
+    ``transparent`` outer middlewares, the router is also entered whenever one of them would act."""
     observer = router.observers[event_type]
     if router.sub_routers:  # nested: compare the whole subtree's shape
         shape = _shape(router, event_type)
         return lambda event, data: may(event, data) if _shape(router, event_type) == shape else True
     handlers, middlewares = observer.handlers, observer.outer_middleware
-    count = len(handlers)
+    count, layers = len(handlers), len(transparent)
 
     def check(event: Any, data: dict[str, Any]) -> bool:
-        if len(handlers) != count or middlewares or router.sub_routers:
+        if len(handlers) != count or len(middlewares) != layers or router.sub_routers:
             return True  # changed since the index was built: enter, aiogram decides
-        return may(event, data)
+        if may(event, data):
+            return True
+        for m in transparent:  # noqa: SIM110
+            if not m.passes_through(event, data):
+                return True
+        return False
 
     return check
 
 
 def _indexed_trigger(observer: TelegramEventObserver, index: RoutingIndex) -> Callable[..., Any]:
-    plan = [(h, index.handlers[id(h)].check) for h in observer.handlers]
+    guards = [index.handlers[id(h)] for h in observer.handlers]
+    plan = [(hg.handler, hg.check) for hg in guards]
+    # Callback data: the handlers a prefix can reach, in registration order (with the handlers of no prefix).
+    prefixes = {hg.callback_prefix for hg in guards if hg.callback_prefix is not None}
+    by_prefix = {p: [(hg.handler, hg.check) for hg in guards if hg.callback_prefix in (p, None)] for p in prefixes}
+    unprefixed = [(hg.handler, hg.check) for hg in guards if hg.callback_prefix is None]
     handlers = observer.handlers
     count = len(handlers)
     original = TelegramEventObserver.trigger
@@ -347,8 +369,12 @@ def _indexed_trigger(observer: TelegramEventObserver, index: RoutingIndex) -> Ca
     async def trigger(event: Any, **kwargs: Any) -> Any:
         if observer.handlers is not handlers or len(handlers) != count:  # registered after the index was built
             return await original(observer, event, **kwargs)
+        candidates = plan
+        if by_prefix:
+            value = getattr(event, "data", None)
+            candidates = by_prefix.get(value.split(":", 1)[0], unprefixed) if value else unprefixed
         # aiogram 3.31 TelegramEventObserver.trigger, plus the guard before handler.check.
-        for handler, guard in plan:
+        for handler, guard in candidates:
             if guard is not None and not guard(event, kwargs):
                 index.skipped_handlers += 1
                 continue

@@ -41,6 +41,7 @@ import bot.routers  # noqa: F401  (registers every CallbackData class and States
 from bot.app import build_dispatcher, build_i18n
 from bot.keyboards.callback_int import CallbackInt
 from bot.keyboards.menu import ESCAPE_TEXTS, MAIN_MENU
+from bot.middlewares.forms import TOUCHED
 from bot.routing import install_routing_index, remove_routing_index
 from core import handoff
 from core.i18n import LOCALES
@@ -181,18 +182,25 @@ class Recorder:
         monkeypatch.setattr(HandlerObject, "call", call)
 
 
-async def _set_state(dp: Dispatcher, bot: Any, user_id: int, raw: str | None) -> None:
+async def _set_state(dp: Dispatcher, bot: Any, user_id: int, raw: str | None, data: dict[str, Any]) -> None:
     state = dp.fsm.get_context(bot, chat_id=user_id, user_id=user_id)
     await state.set_state(raw)
-    await state.set_data({})
+    await state.set_data(data)
 
 
 async def _choose(dp: Dispatcher, bot: Any, recorder: Recorder, user_id: int, raw: str | None,
                   update: Update) -> str:
-    await _set_state(dp, bot, user_id, raw)
+    stale = raw is not None and raw.startswith("stale ")  # a form left for days: StaleFormMiddleware closes it
+    raw = raw.removeprefix("stale ") if raw is not None else None
+    await _set_state(dp, bot, user_id, raw, {TOUCHED: 0.0} if stale else {})
     recorder.chosen.clear()
+    bot.clear()
     await dp.feed_update(bot, update)
-    return ",".join(recorder.chosen) or "(no handler)"
+    # What the middlewares did must not differ either: what they sent, and the state they left.
+    sent = [f"{type(r).__name__}({getattr(r, 'text', None)})" for r in bot.requests
+            if type(r).__name__ != "GetMe"]  # asked once, then cached by the Bot
+    after = await dp.fsm.get_context(bot, chat_id=user_id, user_id=user_id).get_state()
+    return f"{','.join(recorder.chosen) or '(no handler)'} sent {sent} state {after}"
 
 
 def _fresh(update: Update) -> Update:
@@ -256,6 +264,11 @@ async def test_the_index_chooses_the_same_handler_as_aiogram(ctx, residents, bot
             for raw in relevant(data) if who == "plain" and well_formed else [None]:
                 cases.append((f"{who}: tap {data!r} in {raw}", uid, raw,
                               updates.callback(data, user_id=uid, message_id=next(_ids))))
+    for raw in ("FaultForm:location", "VisitForm:phone", "ComplaintForm:text", "SurveyForm:comment"):
+        for label, update in [*message_corpus(WANG, i18n, sample=True)[::3],
+                              ("tap flt:ok:1", updates.callback("flt:ok:1", user_id=WANG)),
+                              ("stale tap", updates.callback("zz:stale", user_id=WANG))]:
+            cases.append((f"plain: {label} in a stale {raw}", WANG, f"stale {raw}", update))
     assert len(cases) > 2000
 
     differences = []
@@ -422,3 +435,27 @@ async def test_a_handler_registered_after_the_index_is_still_reached(bot) -> Non
     router.callback_query.handlers.insert(0, HandlerObject(callback=late, filters=[]))
     await dp.feed_update(bot, updates.callback("zz:stale"))
     assert ran == ["late"]
+
+
+async def test_a_router_whose_outer_middleware_only_passes_through_is_skipped(bot) -> None:
+    seen: list[str] = []
+
+    class Transparent:
+        def passes_through(self, event: Any, data: dict[str, Any]) -> bool:
+            return data.get("raw_state") is None
+
+        async def __call__(self, handler: Any, event: Any, data: dict[str, Any]) -> Any:
+            seen.append(f"middleware in {data.get('raw_state')}")
+            return await handler(event, data)
+
+    router, ran = _router_with(Picked.filter(), event="callback_query", catch_all=False)
+    router.callback_query.outer_middleware(Transparent())
+    dp = Dispatcher(storage=MemoryStorage())
+    dp.include_router(router)
+    index = install_routing_index(dp)
+    await dp.feed_update(bot, updates.callback("zz:stale"))  # passes through, cannot match: skipped
+    assert seen == [] and index.skipped_routers == 1
+    await dp.fsm.get_context(bot, updates.RESIDENT, updates.RESIDENT).set_state("Form:step")
+    await dp.feed_update(bot, updates.callback("zz:stale"))  # the middleware would act: entered
+    await dp.feed_update(bot, updates.callback("pk:1"))
+    assert seen == ["middleware in Form:step", "middleware in Form:step"] and ran == ["guarded"]
