@@ -22,6 +22,7 @@ from bot.middlewares.menu_escape import MenuEscapeMiddleware
 from bot.middlewares.resident import ResidentMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.routers import get_routers
+from bot.routing import install_routing_index, remove_routing_index
 from core.context import AppContext
 from core.i18n import DEFAULT_LOCALE, DOMAIN
 from core.settings import Settings
@@ -48,7 +49,8 @@ def build_i18n(ctx: AppContext) -> I18n:
 
 
 def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
-                     isolation: BaseEventIsolation | None = None) -> Dispatcher:
+                     isolation: BaseEventIsolation | None = None, routing_index: bool = True) -> Dispatcher:
+    """``routing_index=False`` routes with plain aiogram (the equivalence test compares the two)."""
     if storage is None:
         storage, isolation = build_storage(ctx.settings)
     # Event isolation serialises the updates of one chat, so a burst never races the FSM.
@@ -63,6 +65,10 @@ def build_dispatcher(ctx: AppContext, *, storage: BaseStorage | None = None,
     dp.callback_query.outer_middleware(CallbackGuardMiddleware())  # every tap answered once (issue 13)
     dp.include_routers(*get_routers())
     run_sync_filters_inline(dp)  # no thread hand-off per filter check (issue 13, item 4)
+    if routing_index:
+        install_routing_index(dp)  # skip routers and handlers that cannot match (bot/routing.py, issue 13)
+    else:
+        remove_routing_index(dp)  # the routers are module-level: undo a previous Dispatcher's index
     return dp
 
 

@@ -25,17 +25,21 @@ class StaleFormMiddleware(BaseMiddleware):
         self.states = {name for g in groups for name in g.__all_states_names__}
         self.max_age = max_age
 
+    def passes_through(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """True when this middleware would only call the handler (bot/routing.py may then skip the router)."""
+        return data.get("raw_state") not in self.states or data.get("state") is None or data.get("ctx") is None
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        raw = data.get("raw_state")
         state = data.get("state")
         ctx = data.get("ctx")
-        if raw not in self.states or state is None or ctx is None:
+        if self.passes_through(event, data):
             return await handler(event, data)
+        assert state is not None and ctx is not None
         now = ctx.clock.now().timestamp()
         touched = (await state.get_data()).get(TOUCHED)
         if touched is not None and now - float(touched) > self.max_age:

@@ -11,16 +11,27 @@ chat. Payments pass: Telegram has already charged the payer.
   keeps working on it;
 - every callback query is answered exactly once: the handler's own answer counts, a second one is dropped, and
   a handler that answered nothing (or raised) gets a plain answer, so no spinner is ever left turning.
+
+It is on the path of every tap, so it copies nothing (issue 13, item 4): the query reaches the handlers as it
+came (a copy is made only for the rare inaccessible message), and the answers are counted where they leave, by a
+request middleware on the Bot session (``AnswerOnce``) that sees the ``answerCallbackQuery`` calls of the update
+in hand through a context variable — whichever way a handler answers (``query.answer()`` or
+``bot.answer_callback_query``).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
 from aiogram.types import (
     CallbackQuery,
     InaccessibleMessage,
@@ -32,7 +43,6 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from pydantic import PrivateAttr
 
 from bot.forms.buttons import stale_text
 from core.i18n import normalize_locale
@@ -116,37 +126,58 @@ def fresh_message(old: InaccessibleMessage, bot: Any) -> FreshMessage:
                         chat=old.chat, from_user=me).as_(bot)
 
 
-class AnsweredOnce(CallbackQuery):
-    """A callback query whose ``answer`` reaches Telegram once; later answers are dropped."""
+# query id -> answered yet, for the callback queries being handled in this context (None outside a tap)
+_ANSWERS: ContextVar[dict[str, bool] | None] = ContextVar("onestop_answers", default=None)
 
-    _answered: list[bool] = PrivateAttr(default_factory=list)
 
-    def answer(self, *args: Any, **kwargs: Any) -> Any:
-        if self._answered:
-            return _done()
-        self._answered.append(True)
-        return super().answer(*args, **kwargs)
+class AnswerOnce(BaseRequestMiddleware):
+    """Lets the first ``answerCallbackQuery`` of a guarded tap reach Telegram and drops any later one."""
 
-    @property
-    def was_answered(self) -> bool:
-        return bool(self._answered)
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        if isinstance(method, AnswerCallbackQuery):
+            answers = _ANSWERS.get()
+            if answers is not None and method.callback_query_id in answers:
+                if answers[method.callback_query_id]:
+                    return True  # type: ignore[return-value]  # what Telegram answers; a second answer is dropped
+                answers[method.callback_query_id] = True
+        return await make_request(bot, method)
 
 
 class CallbackGuardMiddleware(BaseMiddleware):
+    def __init__(self) -> None:
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if not isinstance(event, CallbackQuery) or isinstance(event, AnsweredOnce):
+        if not isinstance(event, CallbackQuery):
             return await handler(event, data)
-        fields = {name: getattr(event, name) for name in type(event).model_fields}
-        if isinstance(event.message, InaccessibleMessage):
+        answers = _ANSWERS.get()
+        if answers is not None and event.id in answers:  # already guarded in this context
+            return await handler(event, data)
+        bot = event.bot or data.get("bot")
+        if bot is not None and bot.session not in self._sessions:
+            bot.session.middleware(AnswerOnce())
+            self._sessions.add(bot.session)
+        query = event
+        if isinstance(event.message, InaccessibleMessage):  # rare: the only copy, to swap in a FreshMessage
+            fields = {name: getattr(event, name) for name in type(event).model_fields}
             fields["message"] = fresh_message(event.message, event.bot)
-        query = AnsweredOnce.model_construct(_fields_set=event.model_fields_set, **fields).as_(event.bot)
+            query = type(event).model_construct(_fields_set=event.model_fields_set, **fields).as_(event.bot)
+        if answers is None:
+            answers = {}
+            token = _ANSWERS.set(answers)
+        else:
+            token = None
+        answers[event.id] = False
         try:
             return await handler(query, data)
         finally:
-            if not query.was_answered:
+            if token is not None:
+                _ANSWERS.reset(token)
+            if not answers.pop(event.id, True):
                 await query.answer()
