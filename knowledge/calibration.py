@@ -26,7 +26,7 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
 FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known",
-                            "body", "margin_log")
+                            "body", "margin_log", "unnamed")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -45,6 +45,7 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         sig["body"],  # share of the question's words the topic's answer text uses
         # The first points of lead count most: 2 points ahead is a near tie, 30 or 40 both clear.
         math.log1p(50.0 * max(0.0, score - second) / 100.0) / math.log1p(50.0),
+        sig.get("unnamed", 0.0),  # the topic's utility (燃气, 水, electricity) is not named
     ])
 
 
