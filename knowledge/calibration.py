@@ -64,10 +64,18 @@ class Logistic:
                 "threshold": round(self.threshold, 6)}
 
 
+# Features that only mean something when the catalogue's topics tell utilities apart (cue words
+# learnt from the topics, knowledge/index.py). A catalogue without any cue (the synthetic
+# benchmark catalogues, whose distractors have random utilities) uses the models fitted without
+# them (``uncued``): reading "no cue" as "utility not named" would make every answer less sure.
+CUE_FEATURES: tuple[str, ...] = ("unnamed",)
+
+
 @dataclass(frozen=True)
 class Calibration:
     answer: Logistic
     in_domain: Logistic
+    uncued_models: tuple[Logistic, Logistic] | None = None
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -78,7 +86,15 @@ class Calibration:
         def model(d: dict[str, Any]) -> Logistic:
             return Logistic(np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]))
 
-        return cls(model(data["answer"]), model(data["in_domain"]))
+        uncued = data.get("uncued")
+        return cls(model(data["answer"]), model(data["in_domain"]),
+                   (model(uncued["answer"]), model(uncued["in_domain"])) if uncued else None)
+
+    def uncued(self) -> Calibration:
+        """The decision for a catalogue without utility cues (the same one if none was fitted)."""
+        if self.uncued_models is None:
+            return self
+        return Calibration(*self.uncued_models)
 
     def decide(self, x: np.ndarray) -> tuple[str, float]:
         """("answer" | "choice" | "off_topic", P(answer is right))."""

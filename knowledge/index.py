@@ -132,22 +132,22 @@ class TopicIndex:
             if (utils.count(top) >= UTILITY_CUE_SHARE * len(utils)
                     and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
                 self._cue[f] = top
-        # One-character names of a utility (水, 气, 电), learnt from the Chinese titles the same way:
-        # a character in UTILITY_CUE_SPREAD of one utility's titles and (nearly) only in those.
-        # In a question it cues the utility unless it is part of a word only other utilities'
-        # topics use (热水器 is gas): "水能先停掉吗", "电老是跳" name theirs.
+        # One-character names of a utility (水, 气, 电): the character of at least half of one
+        # utility's cue words (水表, 水费, 用水…) and of no other utility's. In a question it cues
+        # the utility unless it is part of a word only other utilities' topics use (热水器 is gas):
+        # "水能先停掉吗", "电老是跳" name theirs.
         self._char_cue: dict[str, str] = {}
-        title_chars: dict[str, list[str]] = defaultdict(list)
-        for topic in topics:
-            if topic.utility is not Utility.general:
-                for ch in set(clean(topic.title.zh)):
-                    if "\u4e00" <= ch <= "\u9fff":
-                        title_chars[ch].append(topic.utility.value)
-        for ch, utils in title_chars.items():
-            top = max(set(utils), key=utils.count)
-            if (utils.count(top) >= UTILITY_CUE_SHARE * len(utils)
-                    and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
-                self._char_cue["c:" + ch] = top
+        cue_words: dict[str, list[str]] = defaultdict(list)
+        for f, u in self._cue.items():
+            if f[0] == "b":
+                cue_words[u].append(f[2:])
+        for u, words in cue_words.items():
+            for ch in set("".join(words)):
+                others = any(ch in w for v, ws in cue_words.items() if v != u for w in ws)
+                if not others and 2 * sum(ch in w for w in words) >= len(words):
+                    self._char_cue["c:" + ch] = u
+        # Utilities with a cue in this catalogue: only their topics can miss being named.
+        self._cued_utilities = sorted(set(self._cue.values()))
 
         # The topics' answer texts: words residents echo from them give the `body` signal
         # (scoring.py). Kept apart from the names and questions: they are not coverage.

@@ -221,8 +221,8 @@ class Scorer(TopicIndex):
         if not matched:
             z = np.zeros(n)
             sig = _expand({"cov": cov, "idf": z, "mass": z, "dice": z, "name": z, "body": body, "util": ones,
-                           "unnamed": ((self._utility if cand is None else self._utility[cand])
-                                       != Utility.general.value).astype(np.float64)},
+                           "unnamed": np.isin(self._utility if cand is None else self._utility[cand],
+                                              self._cued_utilities).astype(np.float64)},
                           None if compact else cand, n_all if not compact else n, known)
             return sig, len(units), cand if compact else None
         weights = np.fromiter((w for _, w in matched), dtype=np.float64, count=len(matched))
@@ -247,8 +247,9 @@ class Scorer(TopicIndex):
             util = np.where((utility == cued) | (utility == Utility.general.value), 1.0, UTILITY_MISMATCH)
         # The topic belongs to a utility the question does not name (燃气, 水, electricity): near
         # misses from other services ("社保卡丢了", "路灯不亮") borrow a topic's words, never its
-        # utility. General topics (ways to pay, opening hours) need no utility named.
-        unnamed = ((utility != Utility.general.value) & ~np.isin(utility, list(cues))).astype(np.float64)
+        # utility. General topics (ways to pay, opening hours) need no utility named, nor do the
+        # topics of a utility without cue words in this catalogue.
+        unnamed = (np.isin(utility, self._cued_utilities) & ~np.isin(utility, list(cues))).astype(np.float64)
         out = {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body, "unnamed": unnamed}
         hit, topic_of, ov = self._overlap_by_postings(matched, weights, cand, pos if cand is not None else None)
         best_dice = np.zeros(n)

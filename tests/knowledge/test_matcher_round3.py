@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge import Matcher
-from knowledge.calibration import FEATURES
+from knowledge import Catalogue, Matcher
+from knowledge.calibration import CUE_FEATURES, FEATURES, Calibration
 from knowledge.clauses import ASK_SHARE, CLAUSE_SHARE, asking
+from knowledge.models import Utility
 
 
 def _score(m: Matcher, text: str, slug: str) -> float:
@@ -22,10 +23,10 @@ def _score(m: Matcher, text: str, slug: str) -> float:
 # --- one-character utility names (水, 气, 电) -------------------------------------------------------
 
 
-def test_one_character_utility_names_are_learnt_from_the_titles(matcher: Matcher) -> None:
+def test_one_character_utility_names_are_learnt_from_the_cue_words(matcher: Matcher) -> None:
     assert {matcher._char_cue[f"c:{ch}"] for ch in "水气电"} == {"water", "gas", "power"}
-    # 表 names the gas, water and power meters alike; 户 gas and water accounts: no cue.
-    assert "c:表" not in matcher._char_cue and "c:户" not in matcher._char_cue
+    # 表 is in 水表 and 电表: no cue; 来 is in one of five water cue words (自来水) only.
+    assert "c:表" not in matcher._char_cue and "c:来" not in matcher._char_cue
 
 
 @pytest.mark.parametrize(("text", "cues"), [
@@ -95,3 +96,25 @@ def test_clause_signals_carry_the_new_evidence(matcher: Matcher) -> None:
     text = "我们家老房子是我爸留下的，燃气户名还是他的，现在我一个人住，想问问燃气卡丢了怎么补"
     _scores, _top, x = matcher.evidence(text)
     assert x is not None and len(x) == len(FEATURES) and np.isfinite(x).all()
+
+
+# --- catalogues without utility cues -----------------------------------------------------------------
+
+
+def _same(a: Calibration, b: Calibration) -> bool:
+    return all(np.array_equal(x.coef, y.coef) and (x.intercept, x.threshold) == (y.intercept, y.threshold)
+               for x, y in ((a.answer, b.answer), (a.in_domain, b.in_domain)))
+
+
+def test_a_catalogue_without_utility_cues_uses_the_models_fitted_without_them(
+        matcher: Matcher, real_catalogue: Catalogue) -> None:
+    fitted = Calibration.load()
+    assert fitted.uncued_models is not None
+    assert _same(matcher.calibration, fitted)  # the real catalogue names its utilities
+    general = Matcher([t for t in real_catalogue if t.utility is Utility.general])
+    assert general._cued_utilities == [] and general._char_cue == {}
+    assert _same(general.calibration, fitted.uncued()) and not _same(general.calibration, fitted)
+    for model in fitted.uncued_models:
+        assert all(model.coef[FEATURES.index(f)] == 0 for f in CUE_FEATURES)
+    # Without cues no topic counts as "not named": nothing to tell it by.
+    assert not general.signals("交费")["unnamed"].any()
