@@ -180,8 +180,8 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
     utility = scorer._utility[only]
     other = (utility[None, :] != cued[:, None]) & (utility[None, :] != Utility.general.value) & (cued[:, None] != "")
     util = np.where(other, scoring.UTILITY_MISMATCH, 1.0)
-    cued = set(scorer._cued_utilities)
-    unnamed = np.asarray([[u in cued and u not in cues for u in utility.tolist()] for cues in cue_of],
+    with_cues = set(scorer._cued_utilities)
+    unnamed = np.asarray([[u in with_cues and u not in cues for u in utility.tolist()] for cues in cue_of],
                          dtype=np.float64)
     return {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body, "dice": dice, "name": name,
             "unnamed": unnamed, "ask": np.repeat(np.asarray(asks)[:, None], t, axis=1),

@@ -141,10 +141,10 @@ class TopicIndex:
         for f, u in self._cue.items():
             if f[0] == "b":
                 cue_words[u].append(f[2:])
-        for u, words in cue_words.items():
-            for ch in set("".join(words)):
+        for u, own in cue_words.items():
+            for ch in set("".join(own)):
                 others = any(ch in w for v, ws in cue_words.items() if v != u for w in ws)
-                if not others and 2 * sum(ch in w for w in words) >= len(words):
+                if not others and 2 * sum(ch in w for w in own) >= len(own):
                     self._char_cue["c:" + ch] = u
         # Utilities with a cue in this catalogue: only their topics can miss being named.
         self._cued_utilities = sorted(set(self._cue.values()))
