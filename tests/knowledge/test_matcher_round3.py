@@ -118,3 +118,24 @@ def test_a_catalogue_without_utility_cues_uses_the_models_fitted_without_them(
         assert all(model.coef[FEATURES.index(f)] == 0 for f in CUE_FEATURES)
     # Without cues no topic counts as "not named": nothing to tell it by.
     assert not general.signals("交费")["unnamed"].any()
+
+
+# --- cheaper candidate pruning at large catalogues ------------------------------------------------------
+
+
+def test_the_candidate_union_stops_at_its_own_budget(real_catalogue: Catalogue,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pruning on (tiny catalogue budget) but the union capped lower still: at most the budget, or
+    # the single rarest posting when that alone is larger.
+    from knowledge import scoring as scoring_module
+
+    monkeypatch.setattr(scoring_module, "CANDIDATE_BUDGET", 8)
+    monkeypatch.setattr(scoring_module, "CANDIDATE_UNION", 3)
+    pruned = Matcher(real_catalogue)
+    q, units = pruned._query("燃气过户要带什么材料")
+    cand = pruned._candidates(q, units)
+    assert cand is not None
+    rarest = min(len(pruned._topic_post[f]) for f in q if f in pruned._topic_post)
+    assert len(cand) <= max(3, rarest)
+    monkeypatch.setattr(scoring_module, "CANDIDATE_UNION", 1000)  # only CANDIDATE_BUDGET bounds it
+    assert len(pruned._candidates(q, units)) > len(cand)  # type: ignore[arg-type]
