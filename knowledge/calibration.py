@@ -26,7 +26,7 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # Order of the feature vector; the JSON file names them too so a mismatch is caught at load.
 FEATURES: tuple[str, ...] = ("score", "margin", "cov", "idf", "mass", "name", "dice", "length", "clause", "known",
-                            "body", "margin_log")
+                            "body", "margin_log", "unnamed")
 
 
 def feature_vector(score: float, second: float, sig: dict[str, float], units: int, clause: bool) -> np.ndarray:
@@ -45,6 +45,7 @@ def feature_vector(score: float, second: float, sig: dict[str, float], units: in
         sig["body"],  # share of the question's words the topic's answer text uses
         # The first points of lead count most: 2 points ahead is a near tie, 30 or 40 both clear.
         math.log1p(50.0 * max(0.0, score - second) / 100.0) / math.log1p(50.0),
+        sig.get("unnamed", 0.0),  # the topic's utility (燃气, 水, electricity) is not named
     ])
 
 
@@ -63,10 +64,18 @@ class Logistic:
                 "threshold": round(self.threshold, 6)}
 
 
+# Features that only mean something when the catalogue's topics tell utilities apart (cue words
+# learnt from the topics, knowledge/index.py). A catalogue without any cue (the synthetic
+# benchmark catalogues, whose distractors have random utilities) uses the models fitted without
+# them (``uncued``): reading "no cue" as "utility not named" would make every answer less sure.
+CUE_FEATURES: tuple[str, ...] = ("unnamed",)
+
+
 @dataclass(frozen=True)
 class Calibration:
     answer: Logistic
     in_domain: Logistic
+    uncued_models: tuple[Logistic, Logistic] | None = None
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -77,7 +86,15 @@ class Calibration:
         def model(d: dict[str, Any]) -> Logistic:
             return Logistic(np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]))
 
-        return cls(model(data["answer"]), model(data["in_domain"]))
+        uncued = data.get("uncued")
+        return cls(model(data["answer"]), model(data["in_domain"]),
+                   (model(uncued["answer"]), model(uncued["in_domain"])) if uncued else None)
+
+    def uncued(self) -> Calibration:
+        """The decision for a catalogue without utility cues (the same one if none was fitted)."""
+        if self.uncued_models is None:
+            return self
+        return Calibration(*self.uncued_models)
 
     def decide(self, x: np.ndarray) -> tuple[str, float]:
         """("answer" | "choice" | "off_topic", P(answer is right))."""

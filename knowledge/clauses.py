@@ -15,6 +15,7 @@ import numpy as np
 from knowledge import scoring
 from knowledge.features import KNOWN_LEVEL, unit_weight
 from knowledge.models import Utility
+from knowledge.normalize import clean
 from knowledge.scoring import Scorer
 
 LONG_UNITS = 14
@@ -22,6 +23,11 @@ MAX_CLAUSES = 6
 MIN_CLAUSE_UNITS = 2
 CLAUSE_DISCOUNT = 0.95
 CLAUSE_SHARE = 0.4
+# The clause that asks ("要带什么", "能不能…", "how do I…") carries the request; the story around it
+# does not: an asking clause speaks for a topic with this share of its score instead.
+ASK_SHARE = 0.6
+_ASKS = re.compile(r"[吗么呢啥咋哪谁]|什么|多少|几[个天点块钱时]|能不能|可不可以|要不要|是不是|有没有|行不行|怎样"
+                   r"|\b(?:how|what|when|where|why|which|who|can|could|should|do|does|is|are|will)\b")
 LONG_POSTING = 32  # a posting this many times longer than the topics looked at is binary-searched
 _CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；、\n：:~～…]+|\s{1,}(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+"
                            r"|但是|可是|不过|所以|想问问|想问|请问|问一下|问问|麻烦|现在")
@@ -35,6 +41,11 @@ def split_clauses(text: str, max_input: int) -> list[str]:
     if len(parts) < 2:
         return []
     return parts[-MAX_CLAUSES:]
+
+
+def asking(clause: str) -> bool:
+    """The clause asks something (a question word or particle), rather than telling the story."""
+    return _ASKS.search(clean(clause)) is not None
 
 
 def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, np.ndarray],
@@ -55,7 +66,8 @@ def merge_clauses(scorer: Scorer, text: str, scores: np.ndarray, sig: dict[str, 
         return scores, best_sig, clause_won
     # A clause speaks for a topic as far as the whole message agrees: a stray clause ("房子")
     # can match some topic's name by chance, the request's clause has the message behind it.
-    cscores = CLAUSE_DISCOUNT * (CLAUSE_SHARE * scorer._mix(csig) + (1.0 - CLAUSE_SHARE) * scores[idx])
+    share = np.where(csig.pop("ask")[:, :1] > 0, ASK_SHARE, CLAUSE_SHARE)
+    cscores = CLAUSE_DISCOUNT * (share * scorer._mix(csig) + (1.0 - share) * scores[idx])
     # Per topic, the first clause with the best score (clauses in message order).
     k = np.argmax(cscores, axis=0)
     cols = np.arange(len(idx))
@@ -77,10 +89,12 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
     (feature x topic) membership matrix for every feature of every clause, then each signal is a
     matrix product (a pass of postings per clause and feature was most of a long message's cost)."""
     queries = []
+    asks: list[float] = []
     for part in parts:
         q, units = scorer._query(part)
         if q and len(units) >= MIN_CLAUSE_UNITS:
             queries.append((q, units))
+            asks.append(1.0 if asking(part) else 0.0)
     if not queries:
         return None
     t, c = len(only), len(queries)
@@ -119,9 +133,9 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
     wq = np.zeros(c)
     bw_total = np.zeros(c)
     cue_of: list[set[str]] = []
-    for ci, (q, _units) in enumerate(queries):
+    for ci, (q, units) in enumerate(queries):
         wq[ci] = sum(q.values())
-        cues: set[str] = set()
+        cue_of.append(scorer.query_cues(q, units))
         for f, w in q.items():
             if f[0] in "bw":
                 bw = w / scorer._idf.get(f, scorer._unknown_idf) * scorer._body_idf.get(f, scorer._unknown_idf)
@@ -130,10 +144,6 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
                     brows.append((ci, feature("B:" + f), bw))
             if f in postings:
                 rows.append((ci, feature(f), w, f[0] in "wv" or (f[0] == "p" and "|" in f)))
-                cue = scorer._cue.get(f)
-                if cue is not None:
-                    cues.add(cue)
-        cue_of.append(cues)
 
     member = _membership(scorer, only, list(fid), t)
     f32 = member.astype(np.float32)
@@ -170,7 +180,11 @@ def clause_signals(scorer: Scorer, parts: list[str], only: np.ndarray) -> dict[s
     utility = scorer._utility[only]
     other = (utility[None, :] != cued[:, None]) & (utility[None, :] != Utility.general.value) & (cued[:, None] != "")
     util = np.where(other, scoring.UTILITY_MISMATCH, 1.0)
+    with_cues = set(scorer._cued_utilities)
+    unnamed = np.asarray([[u in with_cues and u not in cues for u in utility.tolist()] for cues in cue_of],
+                         dtype=np.float64)
     return {"cov": cov, "idf": idf, "mass": mass, "util": util, "body": body, "dice": dice, "name": name,
+            "unnamed": unnamed, "ask": np.repeat(np.asarray(asks)[:, None], t, axis=1),
             "known": np.repeat(known[:, None], t, axis=1)}
 
 

@@ -132,6 +132,22 @@ class TopicIndex:
             if (utils.count(top) >= UTILITY_CUE_SHARE * len(utils)
                     and utils.count(top) >= UTILITY_CUE_SPREAD * per_utility[top]):
                 self._cue[f] = top
+        # One-character names of a utility (水, 气, 电): the character of at least half of one
+        # utility's cue words (水表, 水费, 用水…) and of no other utility's. In a question it cues
+        # the utility unless it is part of a word only other utilities' topics use (热水器 is gas):
+        # "水能先停掉吗", "电老是跳" name theirs.
+        self._char_cue: dict[str, str] = {}
+        cue_words: dict[str, list[str]] = defaultdict(list)
+        for f, u in self._cue.items():
+            if f[0] == "b":
+                cue_words[u].append(f[2:])
+        for u, own in cue_words.items():
+            for ch in set("".join(own)):
+                others = any(ch in w for v, ws in cue_words.items() if v != u for w in ws)
+                if not others and 2 * sum(ch in w for w in own) >= len(own):
+                    self._char_cue["c:" + ch] = u
+        # Utilities with a cue in this catalogue: only their topics can miss being named.
+        self._cued_utilities = sorted(set(self._cue.values()))
 
         # The topics' answer texts: words residents echo from them give the `body` signal
         # (scoring.py). Kept apart from the names and questions: they are not coverage.
@@ -249,6 +265,25 @@ class TopicIndex:
                 w *= factors.get(f[2:], 1.0)
             feats[f] = w * self._idf.get(f, self._unknown_idf)
         return feats, query_units(zh_runs, fixed, factors)
+
+    def query_cues(self, q: dict[str, float], units: list[Unit]) -> set[str]:
+        """The utilities a question (features ``q``, ``units`` from `_query`) names: a cue word
+        of one utility (燃气, 水费, water), or a one-character name standing alone."""
+        cues = {self._cue[f] for f in q if f in self._cue}
+        for unit in units:
+            cue = self._char_cue.get(unit[0][0]) if self._char_cue else None
+            if cue is not None and not any(self._other_utility_word(f, cue) for f, _ in unit[1:]):
+                cues.add(cue)
+        return cues
+
+    def _other_utility_word(self, f: str, utility: str) -> bool:
+        """Feature ``f`` is used by topics of some utility, never by ``utility``'s."""
+        tp = self._topic_post.get(f)
+        if tp is None:
+            return False
+        utils = self._utility[tp]
+        utils = utils[utils != Utility.general.value]
+        return bool(len(utils)) and not bool((utils == utility).any())
 
     def query_features(self, text: str) -> dict[str, float]:
         """IDF-weighted features of a question (English typos mapped onto known words)."""

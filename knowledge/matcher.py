@@ -81,6 +81,8 @@ class Matcher(Scorer):
         topic's own sample questions; unknown slugs are ignored."""
         self.calibration = calibration or Calibration.load()
         super().__init__(catalogue, max_input_chars=max_input_chars, extra=extra)
+        if not self._cued_utilities:  # no topic names a utility apart: the models fitted without cues
+            self.calibration = self.calibration.uncued()
         # Pay the one-off costs now (OpenCC tables, regexes, rapidfuzz), not on a resident's
         # first question: the first traditional-Chinese message would otherwise take ~3 ms more.
         self.match("燃氣過戶 how do I trasnfer gas")

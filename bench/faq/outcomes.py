@@ -33,9 +33,10 @@ from bench.faq.run import (  # noqa: E402
 from knowledge.matcher import Matcher  # noqa: E402
 
 
-def dump(sizes: Sequence[int]) -> list[str]:
+def dump(sizes: Sequence[int], names: Sequence[str] = ("dev", "heldout", "blind")) -> list[str]:
     real = load_real()
-    sets = {"dev": read_cases(DEVSET), "heldout": read_cases(TESTSET), "blind": read_cases(BLINDSET)}
+    files = {"dev": DEVSET, "heldout": TESTSET, "blind": BLINDSET}
+    sets = {name: read_cases(files[name]) for name in names}
     lines: list[str] = []
     for size in sizes:
         t0 = time.perf_counter()
@@ -55,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path)
     ap.add_argument("--sizes", default=f"32,{SYNTHETIC_SIZE},{LARGE_SIZE}")
+    ap.add_argument("--sets", default="dev,heldout,blind", help="comma-separated: dev, heldout, blind")
     args = ap.parse_args(argv)
-    lines = dump([int(s) for s in args.sizes.split(",")])
+    lines = dump([int(s) for s in args.sizes.split(",")], args.sets.split(","))
     if args.out:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.compare:
@@ -64,8 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         diff = [(a, b) for a, b in zip(before, lines, strict=False) if a != b]
         if len(before) != len(lines):
             print(f"{len(before)} lines before, {len(lines)} now", file=sys.stderr)
-        for a, b in diff[:20]:
+        # Only dev questions are listed; held-out and blind moves are counted, never shown.
+        for a, b in [d for d in diff if d[1].split("\t")[1] == "dev"][:20]:
             print(f"- {a}\n+ {b}", file=sys.stderr)
+        counts: dict[str, int] = {}
+        for _a, b in diff:
+            key = " ".join(b.split("\t")[:2])
+            counts[key] = counts.get(key, 0) + 1
+        for key, n in sorted(counts.items()):
+            print(f"  {key}: {n} moved", file=sys.stderr)
         print(f"{len(lines)} outcomes, {len(diff)} differ", file=sys.stderr)
         return 1 if diff or len(before) != len(lines) else 0
     return 0

@@ -335,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--topics", action="store_true", help="also print the per-topic breakdown")
     ap.add_argument("--no-20k", action="store_true", help="skip the 20,000-topic catalogue")
     ap.add_argument("--dev-only", action="store_true", help="leave the held-out test set alone (tuning)")
+    ap.add_argument("--set", type=Path, metavar="TSV",
+                    help="score this question file only (e.g. new rows before they join dev.tsv)")
     ap.add_argument("--nice", type=int, default=0, metavar="N",
                     help="run at nice N (negative needs root): on a machine shared with other people's test "
                          "runs, measures the code rather than the queue for the CPU; reported in the header")
@@ -342,8 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.nice:
         os.nice(args.nice)
     real = load_real(args.lenient)
-    sets = [("dev", read_cases(DEVSET))]
-    if not args.dev_only:
+    sets = [("dev", read_cases(DEVSET))] if args.set is None else [(args.set.stem, read_cases(args.set))]
+    if not args.dev_only and args.set is None:
         sets += [(name, read_cases(path)) for name, path in (("test", TESTSET), ("blind", BLINDSET))
                  if path.exists()]
     catalogues = [("real", real)]
