@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState, Session, UOWTransaction, make_transient_to_detached
 
 from db.models import Conversation, Resident
+from db.session import DeferredSession
 
 _PENDING = "resident_cache.changed"  # session.info: residents changed in the open transaction
 _BUMPED = "resident_cache.bumped"  # ... whose revision this transaction already bumped
@@ -88,11 +89,22 @@ _caches: weakref.WeakSet[ResidentCache] = weakref.WeakSet()
 
 
 def load_into(session: AsyncSession, entry: Entry) -> tuple[Resident, Conversation | None]:
-    """Copies of the cached pair, attached to ``session`` without a statement."""
-    sync = session.sync_session
-    resident = sync.merge(entry.resident, load=False)
-    conversation = sync.merge(entry.conversation, load=False) if entry.conversation is not None else None
+    """Copies of the cached pair, attached to ``session`` without a statement.
+
+    A ``DeferredSession`` not built yet is not built for them: the copies join it if it is ever used, and
+    until then they are read as they are (an update that only reads the resident builds no session).
+    """
+    resident = _attach(session, entry.resident)
+    conversation = _attach(session, entry.conversation) if entry.conversation is not None else None
     return resident, conversation
+
+
+def _attach(session: AsyncSession, cached: _Row) -> _Row:
+    if isinstance(session, DeferredSession):
+        copy = _detached_copy(cached)
+        session.add_on_start(copy)
+        return copy
+    return session.sync_session.merge(cached, load=False)
 
 
 def _loaded(obj: Resident | Conversation) -> bool:
@@ -104,10 +116,20 @@ def _detached_copy(obj: _Row) -> _Row:
     """A detached copy holding the loaded column values only: nothing can lazy-load through it, and the
     object the caller goes on using is not shared with the cache."""
     state: InstanceState[Any] = inspect(obj)
-    values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs}
-    copy = type(obj)(**values)
+    copy: _Row = state.mapper.class_manager.new_instance()  # built as the ORM's loader builds rows: no __init__
+    inspect(copy).dict.update({key: state.dict[key] for key in _column_keys(state.mapper)})
     make_transient_to_detached(copy)
     return copy
+
+
+_COLUMN_KEYS: dict[Any, tuple[str, ...]] = {}
+
+
+def _column_keys(mapper: Any) -> tuple[str, ...]:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = tuple(attr.key for attr in mapper.column_attrs)
+    return keys
 
 
 async def bump(session: AsyncSession, resident_ids: Iterable[int]) -> None:

@@ -17,7 +17,7 @@ from core.context import AppContext
 from db.enums import ConversationStatus, StaffRole
 from db.models import Resident
 from tests import updates
-from tests.support.sql import statements
+from tests.support.sql import sessions_built, statements
 
 WORKER = "test-worker"
 
@@ -36,11 +36,14 @@ async def _claimed(ctx: AppContext, raw: dict) -> inbox.Claimed:
     return row
 
 
-async def _feed(dp, bot, ctx: AppContext, update) -> list[str]:
-    """The update as the inbox worker hands it over; returns the statements the Dispatcher ran."""
+async def _feed(dp, bot, ctx: AppContext, update, built: list[object] | None = None) -> list[str]:
+    """The update as the inbox worker hands it over; returns the statements the Dispatcher ran (and lists
+    the ORM sessions it built in ``built``)."""
     row = await _claimed(ctx, update.model_dump(mode="json", exclude_none=True, by_alias=True))
-    with statements(ctx) as seen:
+    with statements(ctx) as seen, sessions_built() as sessions:
         await dp.feed_update(bot, update, resident_rev=row.resident_rev)
+    if built is not None:
+        built.extend(sessions)
     async with ctx.sessionmaker() as s:
         await inbox.mark_done(s, row.update_id, worker=WORKER, now=ctx.clock.now())
     return seen
@@ -53,8 +56,10 @@ async def _known_resident_costs_nothing(ctx: AppContext, bot) -> None:
     assert any("INSERT INTO resident" in s for s in first)  # first contact: created, and cached at once
     bot.clear()
     for update in (updates.text("/menu"), updates.callback("zz:stale"), updates.text("/help")):
-        seen = await _feed(dp, bot, ctx, update)
+        built: list[object] = []
+        seen = await _feed(dp, bot, ctx, update, built)
         assert seen == [], seen  # the claim said the cached copy is current: no statement, no transaction
+        assert built == []  # ... and not even an ORM session: nothing used the update's DeferredSession
     assert len(bot.sent()) >= 3  # and every update was still answered
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 
 @contextmanager
@@ -27,3 +28,20 @@ def statements(ctx) -> Iterator[list[str]]:
     finally:
         event.remove(ctx.engine.sync_engine, "before_cursor_execute", record)
         event.remove(ctx.engine.sync_engine, "begin", begin)
+
+
+@contextmanager
+def sessions_built() -> Iterator[list[object]]:
+    """The ORM ``Session`` objects constructed meanwhile (SQLAlchemy has no event for that)."""
+    built: list[object] = []
+    original = Session.__init__
+
+    def init(self, *args, **kw) -> None:
+        built.append(self)
+        original(self, *args, **kw)
+
+    Session.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield built
+    finally:
+        Session.__init__ = original  # type: ignore[method-assign]
