@@ -10,6 +10,7 @@ the update is committed to the durable inbox (core/inbox.py). Every refusal chan
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -39,6 +40,43 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise _TooLarge
     return bytes(body)
+
+
+# Stores still running after their request was cancelled (see ``_store``); the runner waits for them.
+_STORES: set[asyncio.Task[int]] = set()
+
+
+async def _store(ctx: AppContext, raw: dict) -> int:
+    """Store one update in a task of its own, shielded from the request's cancellation.
+
+    Starlette cancels a request through anyio, whose cancellation is delivered again at every await: a
+    store cancelled mid-commit (uvicorn's shutdown timeout, Telegram giving up on a slow answer) would see
+    even its rollback cancelled and leave the connection to the pool's garbage collector. Shielded, the
+    write completes or fails whole; without the 200 Telegram sends the update again, and the inbox ignores
+    the duplicate ``update_id``.
+    """
+    async def store() -> int:
+        async with ctx.sessionmaker() as session:
+            return await inbox.store(session, [raw], now=ctx.clock.now())
+
+    task = asyncio.create_task(store(), name="webhook-store")
+    _STORES.add(task)
+    task.add_done_callback(_settled)
+    return await asyncio.shield(task)
+
+
+def _settled(task: asyncio.Task[int]) -> None:
+    _STORES.discard(task)
+    # Retrieved here so a failure whose request has gone is not reported as "never retrieved"; the request,
+    # if still there, logs it and answers 503 (Telegram retries either way).
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("webhook store failed: %s", type(task.exception()).__name__)
+
+
+async def drain_stores(timeout: float) -> None:
+    """Wait (up to ``timeout`` seconds) for stores whose request has gone: called before the engine closes."""
+    if _STORES:
+        await asyncio.wait(list(_STORES), timeout=timeout)
 
 
 def _refuse(status: int, detail: str, **headers: str) -> JSONResponse:
@@ -71,8 +109,7 @@ def webhook_router(ctx: AppContext) -> APIRouter:
         if not inbox.valid_update(raw):
             return _refuse(400, "not a Telegram update (no integer update_id)")
         try:
-            async with ctx.sessionmaker() as session:
-                await inbox.store(session, [raw], now=ctx.clock.now())
+            await _store(ctx, raw)
         except (SQLAlchemyError, OSError) as e:
             log.error("webhook: could not store update (%s); Telegram will retry", type(e).__name__)
             return _refuse(503, "storage unavailable; retry later", **{"Retry-After": "5"})

@@ -12,6 +12,7 @@ from aiogram import Bot
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.webhook import drain_stores
 from bot.app import build_bot, build_dispatcher, set_commands
 from bot.delivery import InboxWorker, PollingReceiver, set_webhook
 from bot.sender import Sender
@@ -134,6 +135,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
         server.should_exit = True
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+    await drain_stores(5)  # a store whose request was cancelled still finishes before the engine closes
     if bot is not None:
         await bot.session.close()
     await ctx.close()
