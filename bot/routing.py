@@ -383,10 +383,10 @@ def _indexed_trigger(observer: TelegramEventObserver, index: RoutingIndex) -> Ca
             if result:
                 kwargs.update(data)
                 try:
-                    wrapped_inner = observer.outer_middleware.wrap_middlewares(
-                        observer._resolve_middlewares(),
-                        handler.call,
-                    )
+                    middlewares = observer._resolve_middlewares()
+                    if not middlewares:  # aiogram would still wrap the call (functools.wraps per update)
+                        return await handler.call(event, **kwargs)
+                    wrapped_inner = observer.outer_middleware.wrap_middlewares(middlewares, handler.call)
                     return await wrapped_inner(event, kwargs)
                 except SkipHandler:
                     continue
@@ -425,6 +425,21 @@ def _indexed_propagate(router: Router, index: RoutingIndex) -> Callable[..., Any
     return _propagate_event
 
 
+def _direct_propagate(router: Router) -> Callable[..., Any]:
+    """aiogram 3.31 ``Router.propagate_event``, without the outer-middleware wrapper it builds for every router
+    an event enters even when the router has no outer middleware (a closure, a partial and functools.wraps)."""
+    original = Router.propagate_event
+
+    async def propagate_event(update_type: str, event: Any, **kwargs: Any) -> Any:
+        observer = router.observers.get(update_type)
+        if observer is not None and observer.outer_middleware:
+            return await original(router, update_type, event, **kwargs)
+        kwargs["event_router"] = router
+        return await router._propagate_event(observer=observer, update_type=update_type, event=event, **kwargs)
+
+    return propagate_event
+
+
 def build_index(root: Router) -> RoutingIndex:
     index = RoutingIndex()
     for router in root.chain_tail:
@@ -459,6 +474,7 @@ def install_routing_index(root: Router, index: RoutingIndex | None = None) -> Ro
                 observer.trigger = _indexed_trigger(observer, index)  # type: ignore[method-assign]
         if router.sub_routers:
             router._propagate_event = _indexed_propagate(router, index)  # type: ignore[method-assign]
+        router.propagate_event = _direct_propagate(router)  # type: ignore[method-assign]
     root.routing_index = index  # type: ignore[attr-defined]
     return index
 
@@ -467,6 +483,7 @@ def remove_routing_index(root: Router) -> None:
     """Route ``root`` and every router under it with aiogram's own methods again."""
     for router in root.chain_tail:
         router.__dict__.pop("_propagate_event", None)
+        router.__dict__.pop("propagate_event", None)
         for observer in router.observers.values():
             observer.__dict__.pop("trigger", None)
     root.__dict__.pop("routing_index", None)

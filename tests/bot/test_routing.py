@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from aiogram import Dispatcher, F, Router
 from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
@@ -459,3 +460,33 @@ async def test_a_router_whose_outer_middleware_only_passes_through_is_skipped(bo
     await dp.feed_update(bot, updates.callback("zz:stale"))  # the middleware would act: entered
     await dp.feed_update(bot, updates.callback("pk:1"))
     assert seen == ["middleware in Form:step", "middleware in Form:step"] and ran == ["guarded"]
+
+
+async def test_routers_without_middlewares_are_entered_without_aiograms_wrappers(bot, monkeypatch) -> None:
+    """aiogram wraps every router an event enters, and every handler call, in a middleware chain even when
+    there is no middleware (functools.wraps per update); the index calls them directly, with the same data."""
+    got: dict[str, Any] = {}
+    inner_router = Router(name="inner")
+
+    @inner_router.callback_query(Picked.filter())
+    async def picked(query: CallbackQuery, callback_data: Picked, event_router: Router, **data: Any) -> None:
+        got.update(number=callback_data.n, router=event_router, extra=data.get("extra"))
+
+    outer_router = Router(name="outer")
+    outer_router.include_router(inner_router)
+    dp = Dispatcher(storage=MemoryStorage(), extra="workflow")
+    dp.include_router(outer_router)
+    install_routing_index(dp)
+    wraps: list[int] = []
+    original = MiddlewareManager.wrap_middlewares
+
+    def counting(middlewares: Any, handler: Any) -> Any:
+        wraps.append(len(middlewares))
+        return original(middlewares, handler)
+
+    monkeypatch.setattr(MiddlewareManager, "wrap_middlewares", staticmethod(counting))
+    await dp.feed_update(bot, updates.callback(Picked(n=7).pack()))
+    assert got == {"number": 7, "router": inner_router, "extra": "workflow"}
+    # Only the Dispatcher's own update chain (errors, user context, FSM) and its update handler remain; plain
+    # aiogram also wraps the Dispatcher, both routers and the handler call.
+    assert wraps == [3, 0]
