@@ -47,6 +47,7 @@ class InboxWorker:
         self.in_hand: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self._renewer: asyncio.Task[None] | None = None
         self.handled = 0
 
     async def run(self) -> None:
@@ -55,7 +56,7 @@ class InboxWorker:
         startup = {"dispatcher": self.dp, "bots": [self.bot], **self.dp.workflow_data}
         await self.dp.emit_startup(bot=self.bot, **startup)
         unregister = inbox.on_store_wake(self._wake.set)
-        renewer = asyncio.create_task(self._renew_leases(), name="inbox-renew")
+        self._renewer = asyncio.create_task(self._renew_leases(), name="inbox-renew")
         delay = self.settings.poll_interval
         try:
             while not self._stopping:
@@ -79,7 +80,8 @@ class InboxWorker:
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             unregister()
-            renewer.cancel()
+            if not self._stopping:  # on a stop the updates in hand keep their leases until ``stop`` is done
+                self._renewer.cancel()
             with contextlib.suppress(Exception):
                 await self.dp.emit_shutdown(bot=self.bot, **startup)
 
@@ -153,6 +155,8 @@ class InboxWorker:
                 async with self.ctx.sessionmaker() as session:
                     await inbox.release(session, unfinished, worker=self.worker)
                     await session.commit()
+        if self._renewer is not None:  # only now: a lease lapsing during the grace would let another take it
+            self._renewer.cancel()
 
 
 class PollingReceiver:

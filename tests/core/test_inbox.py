@@ -233,3 +233,32 @@ def test_chat_key_and_validation_read_plain_json() -> None:
     assert inbox.valid_update({"update_id": 5})
     for bad in ([], {"update_id": "5"}, {"update_id": True}, {"update_id": -1}, {"update_id": 2**63}, {}):
         assert not inbox.valid_update(bad)
+
+
+async def test_leases_are_still_renewed_while_a_stop_waits_for_the_updates_in_hand(ctx: AppContext,
+                                                                                   monkeypatch) -> None:
+    """SIGTERM gives the updates in hand a grace period; their leases must not lapse meanwhile, or another
+    process would take them over and handle them a second time (the renewer used to stop with the loop)."""
+    ctx.settings.inbox.poll_interval = 0.05
+    ctx.settings.inbox.lease_seconds = 0.3  # renewed every 0.1 s
+    renewed: list[list[int]] = []
+    real_renew = inbox.renew
+
+    async def recording_renew(session, *, worker, update_ids, now, lease_seconds):
+        renewed.append(list(update_ids))
+        return await real_renew(session, worker=worker, update_ids=update_ids, now=now,
+                                lease_seconds=lease_seconds)
+
+    monkeypatch.setattr(inbox, "renew", recording_renew)
+    rec = Recorder(delay=1.0)
+    worker = InboxWorker(ctx, MockedBot(), rec.dispatcher())
+    await _store(ctx, [raw_text(900, 950, "slow one")])
+    run = asyncio.create_task(worker.run())
+    while not worker.in_hand:  # noqa: ASYNC110  (the worker exposes a dict, not an event)
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    renewed.clear()
+    await worker.stop(5)  # the handler needs ~1 s more: the stop waits for it
+    await run
+    assert rec.seen == [(950, "slow one")]
+    assert [900] in renewed  # its lease was renewed during the grace period
