@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 
-from aiogram import Router
 from aiogram.types import CallbackQuery, Chat, InaccessibleMessage, ReplyKeyboardMarkup, Update
 
 from bot import navigation
@@ -45,13 +44,16 @@ async def test_an_action_starts_the_feature_without_a_message_through_the_router
                                                                                   monkeypatch) -> None:
     await _resident(session, ctx)
     seen: list[str] = []
-    propagate = Router.propagate_event
 
-    async def spy(self, update_type, event, **kwargs):
-        seen.append(update_type)
-        return await propagate(self, update_type, event, **kwargs)
+    def spying(propagate):
+        async def spy(update_type, event, **kwargs):
+            seen.append(update_type)
+            return await propagate(update_type=update_type, event=event, **kwargs)
+        return spy
 
-    monkeypatch.setattr(Router, "propagate_event", spy)
+    # Every router's own entry point (the routing index installs one per router).
+    for router in dp.chain_tail:
+        monkeypatch.setattr(router, "propagate_event", spying(router.propagate_event))
     state = dp.fsm.get_context(bot, chat_id=ME, user_id=ME)
     await state.set_state("TariffForm:volume")  # in the middle of another form
     await dp.feed_update(bot, _action(ctx, Action.book_visit, "gas.ignition"))
