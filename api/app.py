@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from api import errors
 from api.console import admin as console_admin
 from api.console import (
     appointments,
@@ -134,6 +135,7 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
     app.add_middleware(SecurityHeadersMiddleware, public_url=settings.public_url)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
+    errors.install(app)  # a person's browser gets refusals as a console page in their language
     app.state.draining = False  # set on SIGTERM: the webhook answers 503 so Telegram retries elsewhere
     if settings.webhook:
         app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.templating import N_
 from core import staff as staff_service
 from core.context import AppContext
 from db.enums import StaffRole
@@ -42,7 +43,7 @@ def _bearer(request: Request) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-TOKEN_ELSEWHERE = "API tokens are accepted only under /api/v1; the console needs a login"
+TOKEN_ELSEWHERE = N_("API tokens are accepted only under /api/v1; the console needs a login")
 
 
 def is_token_api(request: Request) -> bool:
@@ -60,21 +61,21 @@ async def current_staff(request: Request, session: SessionDep, ctx: CtxDep) -> S
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, TOKEN_ELSEWHERE)
         user = await staff_service.token_identity(session, bearer, now=ctx.clock.now())
         if user is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("invalid token"), {"WWW-Authenticate": "Bearer"})
         request.state.staff = user
         return user
     sess = getattr(request.state, "session", None)
     if sess is None or sess.staff_id is None:
         if _wants_html(request):
             raise LoginRequired()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"), {"WWW-Authenticate": "Bearer"})
     user = await session.get(StaffUser, sess.staff_id)
     # F5: a deactivated person, a reset or changed password (session_gen bumped) ends older sessions at once.
     if user is None or not user.active or user.kind != staff_service.PERSON or user.session_gen != sess.gen:
         request.state.drop_session = True
         if _wants_html(request):
             raise LoginRequired()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"))
     request.state.staff = user
     return user
 
@@ -85,7 +86,7 @@ CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
 def require_role(role: StaffRole):
     async def check(user: CurrentStaff) -> StaffUser:
         if not staff_service.has_role(user.role, role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not allow this")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, N_("your role does not allow this"))
         return user
 
     return check
@@ -114,7 +115,7 @@ async def csrf_protect(request: Request) -> None:
         value = form.get("csrf_token")
         token = value if isinstance(value, str) else None
     if sess is None or not request.app.state.sessions.check_csrf(sess, token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or invalid; reload the page")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, N_("CSRF token missing or invalid; reload the page"))
 
 
 CsrfDep = Depends(csrf_protect)

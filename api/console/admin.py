@@ -95,7 +95,7 @@ async def change_password(
 async def set_language(user: CurrentStaff, session: SessionDep, language: Annotated[str, Form(max_length=16)] = ""):
     """The console's language for this person, kept with their account (every device, every later session)."""
     if language not in LOCALES:
-        raise HTTPException(422, "unknown language")
+        raise HTTPException(422, N_("unknown language"))
     if language != user.language:
         user.language = language
         await session.commit()

@@ -77,10 +77,10 @@ async def act(
     check: Annotated[list[str] | None, Form(max_length=32)] = None,
 ):
     if action not in ACTIONS:
-        raise HTTPException(404, "unknown action")
+        raise HTTPException(404, N_("unknown action"))
     appt = await appointments.get_appointment(session, number)
     if appt is None:
-        raise HTTPException(404, "no such appointment")
+        raise HTTPException(404, N_("no such appointment"))
     back_url = back if back.startswith("/console/appointments") and not back.startswith("//") else (
         f"/console/appointments?day={appt.day.isoformat()}")
     label = appt.number  # a rollback expires the object

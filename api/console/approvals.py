@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
-from api.templating import render
+from api.templating import N_, render
 from core import approvals, tickets
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -26,12 +26,12 @@ async def approvals_page(request: Request, user: SupervisorDep, session: Session
 async def decide(request_id: int, decision: str, user: SupervisorDep, ctx: CtxDep, session: SessionDep,
                  note: Annotated[str, Form(max_length=1000)] = ""):
     if decision not in ("approve", "reject"):
-        raise HTTPException(404, "unknown decision")
+        raise HTTPException(404, N_("unknown decision"))
     try:
         await approvals.decide(session, ctx=ctx, request_id=request_id, supervisor=user,
                                approve=decision == "approve", note=note)
     except approvals.NotFound:
-        raise HTTPException(404, "no such approval request") from None
+        raise HTTPException(404, N_("no such approval request")) from None
     except tickets.RequestError as e:
         await session.rollback()
         return RedirectResponse(f"/console/approvals?error={quote(str(e))}", status_code=303)
@@ -43,7 +43,7 @@ async def ask_to_cancel_ticket(number: str, request: Request, user: AgentDep, ct
                                reason: Annotated[str, Form(max_length=1000)] = ""):
     ticket = await tickets.get_ticket(session, number)
     if ticket is None:
-        raise HTTPException(404, "no such ticket")
+        raise HTTPException(404, N_("no such ticket"))
     label = ticket.number
     try:
         await approvals.request(session, ctx=ctx, staff=user, action=approvals.Action.cancel_ticket, target=ticket,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
 from api.files import file_response, safe_filename, verified_type
 from api.security import SessionData
-from api.templating import render
+from api.templating import N_, render
 from core import canned, handoff, language_guard
 from core.context import AppContext
 from core.staff import owns
@@ -33,7 +33,7 @@ def is_htmx(request: Request) -> bool:
 async def _load(session: AsyncSession, conversation_id: int, user: StaffUser) -> Conversation:
     conv = await handoff.get_conversation(session, conversation_id)
     if conv is None or not handoff.can_view(user, conv):
-        raise HTTPException(404, "no such conversation")  # also for chats of others: do not reveal them
+        raise HTTPException(404, N_("no such conversation"))  # also for chats of others: do not reveal them
     return conv
 
 
@@ -195,7 +195,7 @@ async def transfer_answer(conv_id: int, answer: str, request: Request, user: Age
         return await _action(request, session, ctx, conv_id, user, lambda conv: handoff.cancel_transfer(
             session, ctx=ctx, conversation=conv, staff=user))
     if answer not in ("accept", "decline"):
-        raise HTTPException(404, "unknown transfer action")
+        raise HTTPException(404, N_("unknown transfer action"))
     return await _action(request, session, ctx, conv_id, user, lambda conv: handoff.answer_transfer(
         session, ctx=ctx, conversation=conv, staff=user, accept=answer == "accept"))
 
@@ -211,7 +211,7 @@ async def checklist(request: Request, user: AgentDep, ctx: CtxDep, slug: str, la
     """A topic's complete R1 checklist as plain text, to insert into a reply."""
     text = canned.checklist_text(ctx.catalogue, slug, lang)
     if text is None:
-        raise HTTPException(404, "no such topic")
+        raise HTTPException(404, N_("no such topic"))
     return PlainTextResponse(text)
 
 
@@ -241,19 +241,19 @@ async def message_file(conv_id: int, message_id: int, request: Request, user: Ag
     conv = await _load(session, conv_id, user)
     msg = next((m for m in conv.messages if m.id == message_id), None)
     if msg is None or not (msg.file_id or msg.direction == MessageDirection.outbound):
-        raise HTTPException(404, "no file")
+        raise HTTPException(404, N_("no file"))
     name = msg.file_name or f"{msg.content_type}-{msg.id}"
     if msg.file_id is None:  # an agent's upload, stored with the message
         await session.refresh(msg, ["file_data"])
         if msg.file_data is None:
-            raise HTTPException(404, "no file")
+            raise HTTPException(404, N_("no file"))
         return file_response(msg.file_data, filename=name, inline_image=True, cache="private, max-age=3600")
     try:
         bot = _telegram(ctx)
         tg_file = await bot.get_file(msg.file_id)
         data = await bot.download_file(tg_file.file_path)
     except Exception as e:  # expired or unknown file: Telegram keeps files only for a while
-        raise HTTPException(404, "the file is no longer available from Telegram") from e
+        raise HTTPException(404, N_("the file is no longer available from Telegram")) from e
     body = data.read() if hasattr(data, "read") else bytes(data or b"")
     return file_response(body, filename=name, inline_image=True, cache="private, max-age=3600")
 
@@ -270,15 +270,15 @@ async def public_media(message_id: int, signature: str, request: Request, ctx: C
     """
     expires_s, _, _mac = signature.partition("-")
     if not expires_s.isdigit() or int(expires_s) < ctx.clock.now().timestamp():
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, N_("not found"))
     if not hmac.compare_digest(media_signature(request.app.state.sessions, message_id, int(expires_s)), signature):
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, N_("not found"))
     msg = await session.get(ConversationMessage, message_id)
     if msg is None or msg.direction != MessageDirection.outbound:
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, N_("not found"))
     await session.refresh(msg, ["file_data"])
     if msg.file_data is None:
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, N_("not found"))
     return file_response(msg.file_data, filename=msg.file_name)
 
 

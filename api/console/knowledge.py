@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, SupervisorDep
-from api.templating import render
+from api.templating import N_, render
 from core import knowledge as live_knowledge
 from core import reports
 from db.enums import ROLE_RANK, StaffRole
@@ -42,7 +42,7 @@ async def knowledge(request: Request, user: AgentDep, ctx: CtxDep, session: Sess
 async def topic(slug: str, request: Request, user: AgentDep, ctx: CtxDep):
     t = ctx.catalogue.get(slug)
     if t is None:
-        raise HTTPException(404, "no such topic")
+        raise HTTPException(404, N_("no such topic"))
     # render() output is Telegram HTML built from escaped text plus <b>: safe to show as it is.
     rendered = {lang: [Markup(chunk) for chunk in ctx.catalogue.render(t, lang)] for lang in ("zh", "en")}
     checklist = {lang: ctx.catalogue.checklist_items(t, lang) for lang in ("zh", "en")}
@@ -78,7 +78,7 @@ async def map_question(request: Request, user: AgentDep, ctx: CtxDep, session: S
 async def review(suggestion_id: int, decision: str, request: Request, user: SupervisorDep, ctx: CtxDep,
                  session: SessionDep):
     if decision not in ("apply", "reject"):
-        raise HTTPException(404, "unknown decision")
+        raise HTTPException(404, N_("unknown decision"))
     try:
         await reports.review_suggestion(session, ctx=ctx, staff=user, suggestion_id=suggestion_id,
                                         apply=decision == "apply")

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 
+from api.templating import N_
 from core import handoff
 from core.context import AppContext
 from core.staff import owns
@@ -30,12 +31,12 @@ async def staff_from_cookie(request: Request) -> StaffUser:
     """The logged-in staff member, loaded with a session that is closed before returning."""
     sess = getattr(request.state, "session", None)
     if sess is None or sess.staff_id is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"))
     ctx: AppContext = request.app.state.ctx
     async with ctx.sessionmaker() as session:
         user = await session.get(StaffUser, sess.staff_id)
     if user is None or not user.active:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"))
     request.state.staff = user
     return user
 
@@ -61,7 +62,7 @@ async def live(request: Request, topics: str = "queue", conversation: int | None
         async with ctx.sessionmaker() as session:
             conv = await handoff.get_conversation(session, conversation)
         if conv is None or not handoff.can_view(user, conv):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such conversation")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such conversation"))
         wanted.add("conversation")
 
     async def stream() -> AsyncIterator[str]:

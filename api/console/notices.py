@@ -36,7 +36,7 @@ async def notices_page(request: Request, user: AgentDep, ctx: CtxDep, session: S
 async def notice_pdf(reference: str, user: AgentDep, ctx: CtxDep, session: SessionDep) -> Response:
     row = await notices.get_notice(session, reference[:32])
     if row is None or not row.pdf:
-        raise HTTPException(404, "no such notice on file")
+        raise HTTPException(404, N_("no such notice on file"))
     audit.record(session, at=ctx.clock.now(), staff_id=user.id, action="notice.view", target_type="notice",
                  target_id=row.reference)
     await session.commit()

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import gettext_for, render
+from api.templating import N_, gettext_for, render
 from core import broadcasts, outages
 from core.clock import LOCAL_TZ, local
 from core.i18n import LOCALES
@@ -131,7 +131,7 @@ async def _recover(session, user) -> None:
 async def _notice(session, outage_id: int) -> OutageNotice:
     outage = await outages.get_notice(session, outage_id)
     if outage is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such notice")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such notice"))
     return outage
 
 
@@ -240,7 +240,7 @@ async def broadcast_progress(broadcast_id: int, request: Request, user: Operator
     """The live progress box; it re-polls itself every 2 s while the broadcast is running or paused."""
     p = await broadcasts.progress(session, broadcast_id, now=ctx.clock.now())
     if p is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such broadcast")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such broadcast"))
     return render(request, "console/_broadcast_progress.html", p=p)
 
 
@@ -257,7 +257,7 @@ async def control_broadcast(broadcast_id: int, action: BroadcastAction, request:
         error = str(e)
     p = await broadcasts.progress(session, broadcast_id, now=ctx.clock.now())
     if p is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such broadcast")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such broadcast"))
     if request.headers.get("hx-request"):
         return render(request, "console/_broadcast_progress.html", p=p, bc_error=error,
                       status_code=409 if error else 200)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
-from api.templating import gettext_for, render
+from api.templating import N_, gettext_for, render
 from core import accounts, reconnection, tickets
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
@@ -27,7 +27,7 @@ async def serve(request_id: int, user: OperatorDep, ctx: CtxDep, session: Sessio
     try:
         row = await reconnection.serve(session, ctx=ctx, request_id=request_id, staff=user)
     except tickets.InvalidInput:
-        raise HTTPException(404, "no such waiting registration") from None
+        raise HTTPException(404, N_("no such waiting registration")) from None
     except tickets.RequestError as e:
         await session.rollback()
         return RedirectResponse(f"/console/reconnection?error={quote(str(e))}", status_code=303)

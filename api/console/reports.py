@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from api.console import svg
 from api.deps import CtxDep, SessionDep, SupervisorDep
-from api.templating import gettext_for, render
+from api.templating import N_, gettext_for, render
 from core import audit, reports, targets
 from core.csv_export import to_csv
 
@@ -83,7 +83,7 @@ def _rows(r: reports.Report, section: str) -> tuple[list[str], list[list[object]
 async def export_csv(request: Request, user: SupervisorDep, ctx: CtxDep, session: SessionDep, section: str,
                      start: str | None = None, end: str | None = None):
     if section not in SECTIONS:
-        raise HTTPException(404, "unknown report section")
+        raise HTTPException(404, N_("unknown report section"))
     now = ctx.clock.now()
     period = reports.Period.parse(start, end, now)
     r = await reports.build(session, period=period, now=now)

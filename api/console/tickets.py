@@ -92,7 +92,7 @@ async def _names(session, staff: list[StaffUser], ids: set[int | None]) -> dict[
 async def _ticket(session, number: str) -> Ticket:
     ticket = await tickets.get_ticket(session, number)
     if ticket is None:
-        raise HTTPException(404, "no such ticket")
+        raise HTTPException(404, N_("no such ticket"))
     return ticket
 
 

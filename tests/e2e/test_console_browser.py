@@ -242,6 +242,10 @@ async def test_agent_handles_a_sandbox_resident_end_to_end(console_app) -> None:
         # An agent cannot open the supervisor's reports or the admin's audit log (server-side, not just hidden).
         r = await page.goto(f"{app.base}/console/reports")
         assert r is not None and r.status == 403
+        # ... and is told so on a console page in their language, with the way back (not a JSON body).
+        await expect(page.locator(".error-page")).to_contain_text("(403)")
+        await expect(page.locator(".error-page a[href='/']")).to_be_visible()
+        await expect(page.locator(".error-page")).not_to_contain_text("your role does not allow this")
         admin = await (await browser.new_context(viewport={"width": 1360, "height": 900})).new_page()
         await _login(admin, app.base, "boss", passwords["boss"])
         for path, name in (("/console/reports", "reports"), ("/console/audit", "audit")):
