@@ -246,6 +246,13 @@ async def test_agent_handles_a_sandbox_resident_end_to_end(console_app) -> None:
         await expect(page.locator(".error-page")).to_contain_text("(403)")
         await expect(page.locator(".error-page a[href='/']")).to_be_visible()
         await expect(page.locator(".error-page")).not_to_contain_text("your role does not allow this")
+        # An HTMX request the server refuses says so in the alert banner (htmx itself swaps nothing).
+        await page.goto(f"{app.base}/console/queue")
+        await expect(page.locator("#console-error")).to_be_hidden()
+        await page.evaluate("htmx.ajax('GET', '/console/tickets/T-NOPE', {target: '#queue-tables', swap: 'none'})")
+        await expect(page.locator("#console-error")).to_be_visible()
+        await expect(page.locator("#console-error")).not_to_contain_text("no such ticket")
+        assert (await page.locator("#console-error").text_content() or "").strip()
         admin = await (await browser.new_context(viewport={"width": 1360, "height": 900})).new_page()
         await _login(admin, app.base, "boss", passwords["boss"])
         for path, name in (("/console/reports", "reports"), ("/console/audit", "audit")):

@@ -38,11 +38,18 @@ async def test_a_missing_ticket_is_a_page_in_the_agents_language(ctx, staff_user
     assert "There is no such ticket." in page and "Back to the console home" in page
 
 
-async def test_scripts_htmx_and_the_api_keep_the_json_detail(staff_users, make_client) -> None:
+async def test_scripts_and_the_api_keep_the_json_detail_and_htmx_gets_the_sentence_too(
+        ctx, staff_users, make_client) -> None:
     agent = await make_client("agent")
-    for headers in ({}, {**BROWSER, "hx-request": "true"}):
-        r = await agent.get("/console/tickets/T-NOPE", headers=headers)
-        assert r.status_code == 404 and r.json() == {"detail": "no such ticket"}
+    r = await agent.get("/console/tickets/T-NOPE", headers={"accept": "application/json"})
+    assert r.status_code == 404 and r.json() == {"detail": "no such ticket"}
+    r = await agent.get("/console/tickets/T-NOPE", headers={**BROWSER, "hx-request": "true"})
+    assert r.status_code == 404 and r.json() == {"detail": "no such ticket", "message": "There is no such ticket."}
+    await _zh_agent(ctx)
+    zh = await make_client("zh-agent")
+    r = await zh.post("/console/language", data={"language": "x" * 300, "csrf_token": await token_of(zh)},
+                      headers={"hx-request": "true"})
+    assert r.status_code == 422 and r.json()["message"] == "表单内容不完整或无效。请返回，刷新页面后重试。"
     r = await agent.get("/api/v1/tickets/T-NOPE", headers=BROWSER)
     assert r.status_code in (401, 404) and "detail" in r.json()
 
