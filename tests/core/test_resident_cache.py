@@ -8,6 +8,9 @@ also in another process, whose cache this process's commit cannot reach.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import select
 
@@ -158,3 +161,42 @@ async def test_another_process_change_is_seen_at_the_next_claim(ctx, bot) -> Non
         conv = await handoff.active_conversation(s, updates.RESIDENT)
         assert conv is not None
         assert "我家水管漏了" in [m.text for m in await handoff.messages_after(s, conv.id, 0)]
+
+
+# Bulk statements bypass the ORM's flush hooks: whoever writes one must bump the revisions itself.
+CACHED_TABLES = {"Resident", "Conversation"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _unbumped_bulk_writes(tree: ast.Module) -> list[str]:
+    """Functions that run ``update(Resident|Conversation)`` / ``delete(...)`` without ``resident_cache.bump``."""
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
+        writes = [c for c in calls if isinstance(c.func, ast.Name) and c.func.id in ("update", "delete")
+                  and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in CACHED_TABLES]
+        bumps = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr == "bump"
+                 and isinstance(c.func.value, ast.Name) and c.func.value.id == "resident_cache"]
+        if writes and not bumps:
+            found.append(f"{fn.name}:{writes[0].lineno}")
+    return found
+
+
+def test_every_bulk_write_of_a_resident_or_chat_bumps_the_revision() -> None:
+    bad = {}
+    for package in ("core", "db", "bot", "api", "onestop"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts or path.name == "resident_cache.py":
+                continue
+            if found := _unbumped_bulk_writes(ast.parse(path.read_text(encoding="utf-8"))):
+                bad[str(path.relative_to(ROOT))] = found
+    assert bad == {}, "bulk UPDATE/DELETE of residents or chats without resident_cache.bump (stale caches)"
+
+
+def test_the_bulk_write_check_sees_a_missing_bump() -> None:
+    forgot = ast.parse("async def f(s):\n    await s.execute(update(Conversation).values(owner_id=None))\n")
+    kept = ast.parse("async def f(s):\n    await s.execute(update(Resident).values(blocked=True))\n"
+                     "    await resident_cache.bump(s, [1])\n")
+    assert _unbumped_bulk_writes(forgot) == ["f:2"] and _unbumped_bulk_writes(kept) == []
