@@ -9,6 +9,8 @@ The matcher is split by responsibility:
 * knowledge/scoring.py — per-topic signals (coverage, IDF share, evidence, phrase Dice, name
   containment, utility) and the 0-100 score, with candidate pruning for large catalogues;
 * knowledge/clauses.py — long messages scored clause by clause;
+* knowledge/foreign.py — other public services (社保, 医院, broadband…): named without a utility, never
+  answered outright;
 * this module — the decision: a calibrated model (knowledge/calibration.py, fitted on the dev set
   by bench/faq/tune.py) over the best topic's score, margin, coverage, evidence, length and the
   share of the question any topic explains turns the ranking into answer / choice / off_topic
@@ -33,6 +35,7 @@ import numpy as np
 from knowledge.calibration import Calibration, feature_vector
 from knowledge.catalogue import Catalogue
 from knowledge.clauses import LONG_UNITS, merge_clauses, split_clauses
+from knowledge.foreign import ForeignTerms
 from knowledge.models import Topic
 from knowledge.normalize import MAX_INPUT_CHARS
 from knowledge.scoring import Scorer
@@ -80,7 +83,9 @@ class Matcher(Scorer):
         """``extra``: (slug, question) paraphrases learnt from residents (console), indexed like the
         topic's own sample questions; unknown slugs are ignored."""
         self.calibration = calibration or Calibration.load()
-        super().__init__(catalogue, max_input_chars=max_input_chars, extra=extra)
+        topics = list(catalogue)
+        super().__init__(topics, max_input_chars=max_input_chars, extra=extra)
+        self.foreign = ForeignTerms(topics)
         if not self._cued_utilities:  # no topic names a utility apart: the models fitted without cues
             self.calibration = self.calibration.uncued()
         # Pay the one-off costs now (OpenCC tables, regexes, rapidfuzz), not on a resident's
@@ -141,6 +146,8 @@ class Matcher(Scorer):
         best, top = ranked[0]
         outcome, confidence = self.calibration.decide(x)
         if outcome == "answer" and len(ranked) > 1 and top - ranked[1][1] < TIE_MARGIN:
+            outcome = "choice"
+        if outcome == "answer" and self.foreign.named(text):  # "社保卡丢了": not ours to answer outright
             outcome = "choice"
         if outcome == "answer":  # the runner-ups ride along for `onestop ask` and the question log
             return MatchResult("answer", best, top, ranked[:MAX_ALTERNATIVES], confidence)

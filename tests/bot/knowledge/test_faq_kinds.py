@@ -87,3 +87,13 @@ async def test_none_of_these_asks_again_and_offers_a_person(dp, bot, session, ct
     bot.clear()
     await dp.feed_update(bot, updates.callback(none, user_id=20002))
     assert bot.sent("AnswerCallbackQuery")[-1].show_alert
+
+
+async def test_another_services_card_is_not_answered_with_the_gas_card_checklist(dp, bot, session, ctx) -> None:
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text("社保卡丢了怎么补办"))
+    log = await _log(session)
+    assert log.outcome is QuestionOutcome.ambiguous  # a choice, with "none of these" and a person
+    reply = bot.sent()[-1]
+    assert any(d.startswith("an:") for _t, d in buttons(reply.reply_markup))
+    assert ctx.catalogue["gas.ic-card-replace"].title.zh not in reply.text.split("\n")[0]

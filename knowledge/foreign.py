@@ -1,0 +1,81 @@
+"""Other public services a resident may ask the utility's bot about (issue 14: off-topic questions).
+
+"社保卡丢了怎么补办" shares every word but one with "燃气卡丢了怎么补办", and the one that differs names a
+service no topic covers: the matcher ranks the card topic first and may be confident. A question that names
+such a service and no utility is never answered outright; it gets the choice instead (so an in-domain
+question the list catches by mistake still reaches its topic, one tap away).
+
+The words are general knowledge of the services residents confuse with a utility (health, pensions, papers,
+telecoms, transport, post, property management, money and leisure), written for the product, not taken from
+any benchmark set. A word that any topic of the catalogue uses is not foreign for that catalogue (a utility
+whose catalogue covers broadband or EV chargers keeps its answers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from knowledge.models import Topic
+from knowledge.normalize import clean
+
+FOREIGN_ZH = (
+    # health
+    "医院", "看病", "挂号", "医生", "门诊", "急诊", "体检", "疫苗", "药店", "买药", "牙医",
+    # pensions, insurance, taxes
+    "社保", "医保", "公积金", "养老金", "退休金", "个税", "个人所得税", "车险",
+    # papers
+    "驾照", "驾驶证", "护照", "签证", "通行证", "结婚证", "离婚", "出生证", "落户", "户籍迁",
+    # telecoms
+    "话费", "流量", "宽带", "网速", "手机卡", "电话卡", "手机信号", "充电宝", "手机坏",
+    # transport, post, property
+    "火车票", "机票", "高铁", "地铁", "公交卡", "出租车", "打车", "违章", "罚单", "停车费", "加油站",
+    "快递", "外卖", "包裹", "物业费", "电梯坏", "垃圾分类",
+    # money and leisure
+    "股票", "彩票", "基金", "贷款", "房贷", "电影", "餐厅", "饭店", "酒店", "旅游", "景点", "天气", "游戏",
+    "学校", "上学", "入学", "幼儿园",
+)
+FOREIGN_EN = frozenset((
+    "doctor", "doctors", "hospital", "clinic", "dentist", "gp", "vaccine", "vaccination", "pharmacy", "prescription",
+    "pension", "tax", "taxes", "passport", "visa", "broadband", "internet", "wifi", "sim", "mobile", "phone",
+    "parcel", "courier", "pizza", "takeaway", "restaurant", "taxi", "train", "flight", "flights", "bus",
+    "parking", "weather", "school", "mortgage", "loan", "stocks", "lottery", "movie", "cinema", "hotel",
+    "football", "netflix", "joke",
+))
+# A question that names its utility is about the utility whatever else it names ("用手机交水费").
+UTILITY_ZH = re.compile(r"[气水电燃煤]")
+UTILITY_EN = frozenset((
+    "gas", "water", "electric", "electricity", "power", "meter", "boiler", "stove", "pipe", "pipes", "outage",
+    "blackout", "utility", "utilities",
+))
+_WORD = re.compile(r"[a-z]+")
+
+
+class ForeignTerms:
+    """The foreign words of one catalogue: the lists above minus what its topics say themselves."""
+
+    def __init__(self, topics: Iterable[Topic]) -> None:
+        # Topics are written in simplified Chinese: case folding is all their text needs.
+        corpus = " ".join(text for topic in topics for text in _texts(topic)).casefold()
+        words = set(_WORD.findall(corpus))
+        zh = [w for w in FOREIGN_ZH if w not in corpus]
+        self._zh = re.compile("|".join(map(re.escape, zh))) if zh else None
+        self._en = FOREIGN_EN - words
+
+    def named(self, text: str) -> bool:
+        """The question names another service and no utility."""
+        t = clean(text)
+        rest, hits = self._zh.subn(" ", t) if self._zh is not None else (t, 0)
+        words = _WORD.findall(rest)
+        if not hits and self._en.isdisjoint(words):
+            return False
+        return not UTILITY_ZH.search(rest) and UTILITY_EN.isdisjoint(words)
+
+
+def _texts(topic: Topic) -> Iterable[str]:
+    for lang in ("zh", "en"):
+        yield topic.title.get(lang)
+        yield topic.summary.get(lang)
+        yield from (t.get(lang) for t in (*topic.body, *topic.safety))
+        yield from topic.keywords.get(lang)
+        yield from topic.questions.get(lang)

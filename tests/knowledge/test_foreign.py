@@ -1,0 +1,42 @@
+"""Issue 14: a question that names another public service and no utility is never answered outright."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.catalogue import Catalogue
+from knowledge.foreign import ForeignTerms
+from knowledge.matcher import Matcher
+
+
+@pytest.fixture(scope="module")
+def real(real_catalogue: Catalogue) -> tuple[Matcher, ForeignTerms]:
+    return Matcher(real_catalogue), ForeignTerms(real_catalogue)
+
+
+@pytest.mark.parametrize("question", ["社保卡丢了怎么补办", "社保卡遺失補辦", "医院几点上班", "手机充值话费",
+                                      "what time does the movie start", "my broadband is down"])
+def test_another_service_is_named(real, question) -> None:
+    assert real[1].named(question)
+
+
+@pytest.mark.parametrize("question", ["燃气卡丢了怎么补办", "用手机交水费", "营业厅几点上班", "天然气停了",
+                                      "gas bill by phone", "my internet says the power is off on our street"])
+def test_a_utility_or_no_other_service_is_not(real, question) -> None:
+    assert not real[1].named(question)
+
+
+def test_the_card_topic_is_offered_not_answered_for_a_social_security_card(real) -> None:
+    matcher = real[0]
+    assert matcher.match("燃气卡丢了怎么补办").outcome == "answer"
+    result = matcher.match("社保卡丢了怎么补办")
+    assert result.outcome == "choice" and 2 <= len(result.alternatives) <= 3
+
+
+def test_a_word_the_catalogue_uses_is_not_foreign(real_catalogue: Catalogue) -> None:
+    topic = real_catalogue["power.new-connection"]
+    covers = topic.model_copy(update={"keywords": topic.keywords.model_copy(
+        update={"zh": [*topic.keywords.zh, "宽带"], "en": [*topic.keywords.en, "broadband"]})})
+    terms = ForeignTerms([covers if t.slug == topic.slug else t for t in real_catalogue])
+    assert not terms.named("宽带怎么装") and not terms.named("broadband install")
+    assert terms.named("社保卡丢了")
