@@ -12,6 +12,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.templating import N_, accept_language, translations
+
 
 class BodyTooLarge(Exception):
     """Raised from ``receive`` when a streamed body passes the limit."""
@@ -27,9 +29,12 @@ class NulInText(Exception):
 NUL_MARKERS = {"application/x-www-form-urlencoded": (b"%00",), "application/json": (b"\\u0000",)}
 
 
-def _too_large(limit: int) -> str:
-    return (f"The request is too large: the limit is {limit / (1024 * 1024):g} MB. "
-            "Please send a smaller file or less text.")
+TOO_LARGE = N_("The request is too large: the limit is %(mb)s MB. Please send a smaller file or less text.")
+HAS_NUL = N_("The text contains a NUL character, which cannot be saved. Please remove it and send again.")
+
+
+def _too_large(limit: int) -> tuple[str, dict[str, str]]:
+    return TOO_LARGE, {"mb": f"{limit / (1024 * 1024):g}"}
 
 
 class BodyLimitMiddleware:
@@ -108,16 +113,18 @@ class BodyLimitMiddleware:
         if exceeded and not started:
             await _refuse(scope, send, 413, _too_large(limit))
         elif nul and not started:
-            await _refuse(scope, send, 422, "The text contains a NUL character, which cannot be saved. "
-                          "Please remove it and send again.")
+            await _refuse(scope, send, 422, (HAS_NUL, {}))
 
 
-async def _refuse(scope: Scope, send: Send, status: int, text: str) -> None:
+async def _refuse(scope: Scope, send: Send, status: int, message: tuple[str, dict[str, str]]) -> None:
+    msgid, values = message
     if scope.get("path", "").startswith("/api/"):
-        body = json.dumps({"detail": text}).encode()
+        body = json.dumps({"detail": msgid % values}).encode()  # integration clients: English
         content_type = b"application/json"
     else:
-        body = text.encode()
+        # Outermost, before the session: the console speaks the browser's language here.
+        header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+        body = (translations(accept_language(header)).gettext(msgid) % values).encode()
         content_type = b"text/plain; charset=utf-8"
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", content_type), (b"content-length", str(len(body)).encode()), (b"connection", b"close"),

@@ -42,7 +42,8 @@ async def _language(ctx: AppContext, user_id: int) -> str:
 def test_every_console_msgid_is_translated_in_both_catalogs() -> None:
     """Every _() / N_() text of the templates and console modules, extracted with Babel (Jinja2's extractor for
     templates), has a non-empty translation in zh_Hans and en, with the same placeholders."""
-    sources = (API / "templates", API / "console", API / "templating.py", API / "errors.py", API / "deps.py")
+    sources = (API / "templates", API / "console", API / "templating.py", API / "errors.py", API / "deps.py",
+               API / "limits.py")
     assert missing_translations(CONSOLE_LOCALES_DIR, *sources, domain=CONSOLE_DOMAIN) == {loc: [] for loc in LOCALES}
     for locale in LOCALES:
         for msg in catalog_of(CONSOLE_LOCALES_DIR, locale, CONSOLE_DOMAIN):

@@ -60,8 +60,10 @@ async def test_chunked_body_is_cut_off_even_if_the_app_swallows_the_error() -> N
 
     app = BodyLimitMiddleware(inner, max_body=1000, max_upload=10_000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        r = await c.post("/console/guard/check", content=_chunks(5000))
-        assert r.status_code == 413 and "limit is" in r.text
+        r = await c.post("/console/guard/check", content=_chunks(5000), headers={"accept-language": "en"})
+        assert r.status_code == 413 and "limit is 0.000953674 MB" in r.text
+        r = await c.post("/console/guard/check", content=_chunks(5000))  # the console's default: Chinese
+        assert r.status_code == 413 and "请求过大：上限为 0.000953674 MB" in r.text
         assert (await c.post("/console/guard/check", content=_chunks(900))).status_code == 200
 
 
@@ -114,8 +116,11 @@ async def test_a_nul_character_in_a_form_or_json_is_refused_before_any_work() ->
 
     app = BodyLimitMiddleware(inner, max_body=10_000, max_upload=10_000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        r = await c.post("/console/tickets/X/note", data={"text": "a\x00b"})
-        assert r.status_code == 422 and "NUL" in r.text
+        r = await c.post("/console/tickets/X/note", data={"text": "a\x00b"},
+                         headers={"accept-language": "en-GB,en;q=0.9"})
+        assert r.status_code == 422 and "The text contains a NUL character" in r.text
+        r = await c.post("/console/tickets/X/note", data={"text": "a\x00b"}, headers={"accept-language": "zh-CN"})
+        assert r.status_code == 422 and "文字中含有 NUL 字符" in r.text
         r = await c.post("/api/v1/tickets", json={"summary": "a\x00b"})
         assert r.status_code == 422 and "NUL" in r.json()["detail"]
         # A marker split across two chunks is still seen.
