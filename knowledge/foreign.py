@@ -26,8 +26,9 @@ FOREIGN_ZH = (
     "社保", "医保", "公积金", "养老金", "退休金", "个税", "个人所得税", "车险",
     # papers
     "驾照", "驾驶证", "护照", "签证", "通行证", "结婚证", "离婚", "出生证", "落户", "户籍迁",
-    # telecoms
-    "话费", "流量", "宽带", "网速", "手机卡", "电话卡", "手机信号", "充电宝", "手机坏",
+    # telecoms and devices ("电话费", "电脑": the 电 in them names no power supply)
+    "话费", "电话费", "手机费", "流量", "宽带", "网速", "手机卡", "电话卡", "手机信号", "充电宝", "手机坏",
+    "电脑", "电视",
     # transport, post, property
     "火车票", "机票", "高铁", "地铁", "公交卡", "出租车", "打车", "违章", "罚单", "停车费", "加油站",
     "快递", "外卖", "包裹", "物业费", "电梯坏", "垃圾分类",
@@ -40,7 +41,9 @@ FOREIGN_EN = frozenset((
     "pension", "tax", "taxes", "passport", "visa", "broadband", "internet", "wifi", "sim", "mobile", "phone",
     "parcel", "courier", "pizza", "takeaway", "restaurant", "taxi", "train", "flight", "flights", "bus",
     "parking", "weather", "school", "mortgage", "loan", "stocks", "lottery", "movie", "cinema", "hotel",
-    "football", "netflix", "joke",
+    "football", "netflix", "joke", "tv", "television", "laptop", "computer",
+    # phrases: "phone" alone may be how a resident pays their gas bill
+    "phone bill", "mobile bill", "phone credit", "phone contract", "phone top up", "top up my phone",
 ))
 # A question that names its utility is about the utility whatever else it names ("用手机交水费").
 UTILITY_ZH = re.compile(r"[气水电燃煤]")
@@ -51,6 +54,15 @@ UTILITY_EN = frozenset((
 _WORD = re.compile(r"[a-z]+")
 
 
+def _alternation(terms: Iterable[str], boundary: bool) -> re.Pattern[str] | None:
+    # Longest first, so "电话费" is taken whole before "话费" (and its 电 is not read as a supply).
+    ordered = sorted(terms, key=len, reverse=True)
+    if not ordered:
+        return None
+    body = "|".join(map(re.escape, ordered))
+    return re.compile(rf"(?<![a-z])(?:{body})(?![a-z])" if boundary else body)
+
+
 class ForeignTerms:
     """The foreign words of one catalogue: the lists above minus what its topics say themselves."""
 
@@ -58,18 +70,21 @@ class ForeignTerms:
         # Topics are written in simplified Chinese: case folding is all their text needs.
         corpus = " ".join(text for topic in topics for text in _texts(topic)).casefold()
         words = set(_WORD.findall(corpus))
-        zh = [w for w in FOREIGN_ZH if w not in corpus]
-        self._zh = re.compile("|".join(map(re.escape, zh))) if zh else None
-        self._en = FOREIGN_EN - words
+        self._zh = _alternation((w for w in FOREIGN_ZH if w not in corpus), boundary=False)
+        self._en = _alternation((w for w in FOREIGN_EN if (w not in words if " " not in w else
+                                                           not re.search(rf"(?<![a-z]){w}(?![a-z])", corpus))),
+                                boundary=True)
 
     def named(self, text: str) -> bool:
-        """The question names another service and no utility."""
-        t = clean(text)
-        rest, hits = self._zh.subn(" ", t) if self._zh is not None else (t, 0)
-        words = _WORD.findall(rest)
-        if not hits and self._en.isdisjoint(words):
+        """The question names another service and no utility (outside the service's own name)."""
+        rest, hits = clean(text), 0
+        for pattern in (self._zh, self._en):
+            if pattern is not None:
+                rest, n = pattern.subn(" ", rest)
+                hits += n
+        if not hits:
             return False
-        return not UTILITY_ZH.search(rest) and UTILITY_EN.isdisjoint(words)
+        return not UTILITY_ZH.search(rest) and UTILITY_EN.isdisjoint(_WORD.findall(rest))
 
 
 def _texts(topic: Topic) -> Iterable[str]:
