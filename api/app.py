@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -136,13 +137,25 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
     errors.install(app)  # a person's browser gets refusals as a console page in their language
-    app.state.draining = False  # set on SIGTERM: the webhook answers 503 so Telegram retries elsewhere
+    app.state.draining = False  # set on SIGTERM (begin_drain): the webhook answers 503, Telegram retries elsewhere
+    app.state.stopping = asyncio.Event()  # ... and long-lived answers (console live stream) end cleanly
     if settings.webhook:
         app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode
     if settings.serve_sandbox():  # issue 12 F7: otherwise every /sandbox path is a 404
         app.state.sandbox = SandboxState(token=settings.bot_token)
         app.include_router(sandbox_router)
     return app
+
+
+def begin_drain(app: FastAPI) -> None:
+    """SIGTERM: refuse new webhook updates and release every long-lived request (the console's live stream,
+    the sandbox's long polls), so the server stops within its graceful timeout instead of cancelling them
+    mid-flight (a traceback in the log, and a browser that sees a broken stream rather than a closed one)."""
+    app.state.draining = True
+    app.state.stopping.set()
+    sandbox: SandboxState | None = getattr(app.state, "sandbox", None)
+    if sandbox is not None:
+        sandbox.close()
 
 
 def _include_routers(app: FastAPI) -> None:

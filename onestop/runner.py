@@ -11,7 +11,7 @@ import uvicorn
 from aiogram import Bot
 from fastapi import FastAPI
 
-from api.app import create_app
+from api.app import begin_drain, create_app
 from api.webhook import drain_stores
 from bot.app import build_bot, build_dispatcher, set_commands
 from bot.delivery import InboxWorker, PollingReceiver, set_webhook
@@ -123,7 +123,7 @@ async def run(settings: Settings, parts: set[str]) -> None:
     # stop polling, finish the updates in hand within the grace period, then stop the rest.
     stop.set()
     if app is not None:
-        app.state.draining = True
+        begin_drain(app)
     for t in [*tasks, *helpers]:
         if t.get_name() in ("bot", "webhook"):  # don't wait for the current long poll to time out
             t.cancel()

@@ -65,17 +65,29 @@ async def live(request: Request, topics: str = "queue", conversation: int | None
             raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such conversation"))
         wanted.add("conversation")
 
+    stopping: asyncio.Event = request.app.state.stopping
+
     async def stream() -> AsyncIterator[str]:
         async with ctx.live.subscribe() as queue:
             yield "retry: 2000\n\n: connected\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), PING_SECONDS)
-                except TimeoutError:
-                    yield ": ping\n\n"  # keeps proxies from closing an idle stream
-                    continue
-                if _wanted(event, wanted, conversation, user):
-                    yield f"event: {event['topic']}\ndata: {json.dumps(event, default=str)}\n\n"
+            # The stream ends when the process stops (the browser reconnects, to another process behind the
+            # proxy), instead of being cancelled by the server's graceful timeout.
+            stop = asyncio.ensure_future(stopping.wait())
+            try:
+                while not stopping.is_set():
+                    get = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({get, stop}, timeout=PING_SECONDS,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if get not in done:
+                        get.cancel()
+                        if stop not in done:
+                            yield ": ping\n\n"  # keeps proxies from closing an idle stream
+                        continue
+                    event = get.result()
+                    if _wanted(event, wanted, conversation, user):
+                        yield f"event: {event['topic']}\ndata: {json.dumps(event, default=str)}\n\n"
+            finally:
+                stop.cancel()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -57,11 +57,18 @@ def serve(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     try:
         yield base
     finally:
+        # SIGTERM stops it cleanly (issue 13): exit 0 within the graceful timeouts, no traceback, even with a
+        # long poll (the sandbox's own bot) or a console live stream still open.
+        started = time.monotonic()
         proc.terminate()
         try:
-            proc.wait(15)
+            code = proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            code = None
+        took = time.monotonic() - started
+        text = log.read_text(errors="replace")
+        assert code == 0 and "Traceback" not in text and took < 12, (code, round(took, 1), text[-3000:])
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
