@@ -53,7 +53,7 @@ from api.console import (
 from api.console import (
     repairs as console_repairs,
 )
-from api.deps import LoginRequired
+from api.deps import LoginRequired, is_htmx
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware
 from api.sandbox import SandboxState
@@ -120,7 +120,7 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
-        if request.headers.get("hx-request"):
+        if is_htmx(request):
             return JSONResponse({"detail": "login required"}, status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
@@ -137,8 +137,9 @@ def create_app(ctx: AppContext | None = None, *, settings: Settings | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _include_routers(app)
     errors.install(app)  # a person's browser gets refusals as a console page in their language
-    app.state.draining = False  # set on SIGTERM (begin_drain): the webhook answers 503, Telegram retries elsewhere
-    app.state.stopping = asyncio.Event()  # ... and long-lived answers (console live stream) end cleanly
+    # Set on SIGTERM (begin_drain): the webhook answers 503 (Telegram retries elsewhere) and long-lived answers
+    # (the console's live stream) end cleanly.
+    app.state.stopping = asyncio.Event()
     if settings.webhook:
         app.include_router(webhook_router(ctx))  # issue 13: Telegram webhook mode
     if settings.serve_sandbox():  # issue 12 F7: otherwise every /sandbox path is a 404
@@ -151,7 +152,6 @@ def begin_drain(app: FastAPI) -> None:
     """SIGTERM: refuse new webhook updates and release every long-lived request (the console's live stream,
     the sandbox's long polls), so the server stops within its graceful timeout instead of cancelling them
     mid-flight (a traceback in the log, and a browser that sees a broken stream rather than a closed one)."""
-    app.state.draining = True
     app.state.stopping.set()
     sandbox: SandboxState | None = getattr(app.state, "sandbox", None)
     if sandbox is not None:

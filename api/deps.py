@@ -34,8 +34,13 @@ class LoginRequired(Exception):
     """Raised for console pages; the app turns it into a redirect to /login."""
 
 
-def _wants_html(request: Request) -> bool:
+def is_console(request: Request) -> bool:
+    """Anything but the JSON API: refusals may be pages, a missing login a redirect."""
     return not request.url.path.startswith("/api/")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
 
 
 def _bearer(request: Request) -> str | None:
@@ -66,14 +71,14 @@ async def current_staff(request: Request, session: SessionDep, ctx: CtxDep) -> S
         return user
     sess = getattr(request.state, "session", None)
     if sess is None or sess.staff_id is None:
-        if _wants_html(request):
+        if is_console(request):
             raise LoginRequired()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"), {"WWW-Authenticate": "Bearer"})
     user = await session.get(StaffUser, sess.staff_id)
     # F5: a deactivated person, a reset or changed password (session_gen bumped) ends older sessions at once.
     if user is None or not user.active or user.kind != staff_service.PERSON or user.session_gen != sess.gen:
         request.state.drop_session = True
-        if _wants_html(request):
+        if is_console(request):
             raise LoginRequired()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, N_("login required"))
     request.state.staff = user

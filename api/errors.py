@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -19,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from api.deps import is_console, is_htmx
 from api.templating import N_, gettext_for, render
 
 TITLES = {
@@ -36,33 +38,30 @@ OTHER = N_("Something went wrong")
 FORM_INCOMPLETE = N_("Part of the form was missing or not valid. Go back, reload the page and try again.")
 
 
-def _console(request: Request) -> bool:
-    return not request.url.path.startswith("/api/")
-
-
 def wants_page(request: Request) -> bool:
     """A person's browser navigating the console, not a script, an HTMX swap or the integration API."""
-    return ("text/html" in request.headers.get("accept", "") and not request.headers.get("hx-request")
-            and _console(request))
+    return "text/html" in request.headers.get("accept", "") and not is_htmx(request) and is_console(request)
 
 
-def _htmx(request: Request) -> bool:
-    return bool(request.headers.get("hx-request")) and _console(request)
-
-
-def _sentence(request: Request, status_code: int, detail: str | None) -> str:
+def _texts(request: Request, status_code: int, detail: str | None) -> tuple[str, str | None]:
+    """The status's title and the detail, in the reader's language."""
     _ = gettext_for(request)
-    return _(detail) if detail else _(TITLES.get(status_code, OTHER))
+    return _(TITLES.get(status_code, OTHER)), _(detail) if detail else None
 
 
 def error_page(request: Request, status_code: int, detail: str | None,
                headers: Mapping[str, str] | None = None) -> Response:
-    _ = gettext_for(request)
-    response = render(request, "error.html", status_code=status_code, status=status_code,
-                      title=_(TITLES.get(status_code, OTHER)), detail=_(detail) if detail else None)
+    title, text = _texts(request, status_code, detail)
+    response = render(request, "error.html", status_code=status_code, status=status_code, title=title, detail=text)
     if headers:
         response.headers.update(headers)
     return response
+
+
+def _with_message(request: Request, status_code: int, detail: str | None, body: dict[str, Any],
+                  headers: Mapping[str, str] | None = None) -> Response:
+    title, text = _texts(request, status_code, detail)
+    return JSONResponse({**body, "message": text or title}, status_code=status_code, headers=headers)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -70,9 +69,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != _reason(exc.status_code) else None
     if wants_page(request):
         return error_page(request, exc.status_code, detail, exc.headers)
-    if _htmx(request):
-        return JSONResponse({"detail": exc.detail, "message": _sentence(request, exc.status_code, detail)},
-                            status_code=exc.status_code, headers=exc.headers)
+    if is_htmx(request) and is_console(request):
+        return _with_message(request, exc.status_code, detail, {"detail": exc.detail}, exc.headers)
     return await http_exception_handler(request, exc)
 
 
@@ -80,9 +78,8 @@ async def on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if wants_page(request):
         return error_page(request, 422, FORM_INCOMPLETE)
-    if _htmx(request):
-        return JSONResponse({"detail": jsonable_encoder(exc.errors()),
-                             "message": _sentence(request, 422, FORM_INCOMPLETE)}, status_code=422)
+    if is_htmx(request) and is_console(request):
+        return _with_message(request, 422, FORM_INCOMPLETE, {"detail": jsonable_encoder(exc.errors())})
     return await request_validation_exception_handler(request, exc)
 
 

@@ -96,7 +96,7 @@ def webhook_router(ctx: AppContext) -> APIRouter:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return _refuse(401, "wrong secret token")
-        if getattr(request.app.state, "draining", False):
+        if request.app.state.stopping.is_set():
             return _refuse(503, "stopping; retry later", **{"Retry-After": "5"})
         try:
             body = await _read_bounded(request, settings.inbox.max_body_bytes)

@@ -115,9 +115,7 @@ def _loaded(obj: Resident | Conversation) -> bool:
 def _detached_copy(obj: _Row) -> _Row:
     """A detached copy holding the loaded column values only: nothing can lazy-load through it, and the
     object the caller goes on using is not shared with the cache."""
-    state: InstanceState[Any] = inspect(obj)
-    copy: _Row = state.mapper.class_manager.new_instance()  # built as the ORM's loader builds rows: no __init__
-    inspect(copy).dict.update({key: state.dict[key] for key in _column_keys(state.mapper)})
+    copy: _Row = _column_copy(inspect(obj))
     make_transient_to_detached(copy)
     return copy
 
@@ -128,10 +126,16 @@ def _fast_copy(obj: _Row) -> _Row:
     (``make_transient_to_detached`` would also walk the unloaded relationships to mark them expired; unloaded
     or expired, they load the same way on access)."""
     state: InstanceState[Any] = inspect(obj)
-    copy: _Row = state.mapper.class_manager.new_instance()
-    copy_state: InstanceState[Any] = inspect(copy)
-    copy_state.dict.update({key: state.dict[key] for key in _column_keys(state.mapper)})
-    copy_state.key = state.key
+    copy: _Row = _column_copy(state)
+    inspect(copy).key = state.key
+    return copy
+
+
+def _column_copy(state: InstanceState[Any]) -> Any:
+    """A new, transient instance holding the column values of ``state``'s object, built as the ORM's loader
+    builds rows (no ``__init__``)."""
+    copy = state.mapper.class_manager.new_instance()
+    inspect(copy).dict.update({key: state.dict[key] for key in _column_keys(state.mapper)})
     return copy
 
 

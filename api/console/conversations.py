@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep
+from api.deps import AgentDep, CsrfDep, CtxDep, SessionDep, is_htmx
 from api.files import file_response, safe_filename, verified_type
 from api.security import SessionData
 from api.templating import N_, render
@@ -24,10 +24,6 @@ from db.models import Conversation, ConversationMessage, Resident, StaffUser
 router = APIRouter(include_in_schema=False, dependencies=[CsrfDep])
 
 MAX_UPLOAD = 10 * 1024 * 1024  # Telegram bots may send photos up to 10 MB by URL
-
-
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 async def _load(session: AsyncSession, conversation_id: int, user: StaffUser) -> Conversation:

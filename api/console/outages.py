@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
-from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep
+from api.deps import CsrfDep, CtxDep, OperatorDep, SessionDep, is_htmx
 from api.templating import N_, gettext_for, render
 from core import broadcasts, outages
 from core.clock import LOCAL_TZ, local
@@ -258,7 +258,7 @@ async def control_broadcast(broadcast_id: int, action: BroadcastAction, request:
     p = await broadcasts.progress(session, broadcast_id, now=ctx.clock.now())
     if p is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, N_("no such broadcast"))
-    if request.headers.get("hx-request"):
+    if is_htmx(request):
         return render(request, "console/_broadcast_progress.html", p=p, bc_error=error,
                       status_code=409 if error else 200)
     back = request.headers.get("referer", "")

@@ -23,7 +23,7 @@ async def test_a_stop_closes_the_console_live_stream(api_app: FastAPI, staff_use
     stopper = asyncio.create_task(_drain_soon(api_app))
     r = await asyncio.wait_for(agent.get("/console/live?topics=queue"), 5)  # the stream pings every 15 s
     await stopper
-    assert r.status_code == 200 and r.text.startswith("retry: 2000") and api_app.state.draining
+    assert r.status_code == 200 and r.text.startswith("retry: 2000") and api_app.state.stopping.is_set()
 
 
 async def test_a_stop_answers_the_sandbox_long_poll_at_once(api_app: FastAPI) -> None:

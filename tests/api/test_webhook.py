@@ -89,7 +89,7 @@ async def test_an_oversized_body_gets_413_and_changes_nothing(hook, webhook_ctx:
 
 async def test_a_stopping_process_answers_503_so_telegram_retries(hook, webhook_ctx: AppContext) -> None:
     c, app = hook
-    app.state.draining = True
+    app.state.stopping.set()
     r = await _post(c, raw_text(7004, 804, "late"))
     assert r.status_code == 503 and r.headers["retry-after"]
     assert await _count(webhook_ctx) == 0
