@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from knowledge.models import Topic
+from knowledge.models import LANGS, Topic
 from knowledge.normalize import clean
 
 FOREIGN_ZH = (
@@ -70,10 +70,14 @@ class ForeignTerms:
         # Topics are written in simplified Chinese: case folding is all their text needs.
         corpus = " ".join(text for topic in topics for text in _texts(topic)).casefold()
         words = set(_WORD.findall(corpus))
+
+        def used(term: str) -> bool:  # a word by lookup; a phrase ("phone bill") by a search of the text
+            if " " not in term:
+                return term in words
+            return re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", corpus) is not None
+
         self._zh = _alternation((w for w in FOREIGN_ZH if w not in corpus), boundary=False)
-        self._en = _alternation((w for w in FOREIGN_EN if (w not in words if " " not in w else
-                                                           not re.search(rf"(?<![a-z]){w}(?![a-z])", corpus))),
-                                boundary=True)
+        self._en = _alternation((w for w in FOREIGN_EN if not used(w)), boundary=True)
 
     def named(self, text: str) -> bool:
         """The question names another service and no utility (outside the service's own name)."""
@@ -88,7 +92,7 @@ class ForeignTerms:
 
 
 def _texts(topic: Topic) -> Iterable[str]:
-    for lang in ("zh", "en"):
+    for lang in LANGS:
         yield topic.title.get(lang)
         yield topic.summary.get(lang)
         yield from (t.get(lang) for t in (*topic.body, *topic.safety))
