@@ -31,9 +31,10 @@ _STATE_KEY = "knowledge.live_matcher"
 MAX_PARAPHRASE = 200
 
 # Outcomes staff can learn from: the resident was offered a choice (and what they picked), said
-# none fits, was handed to a person, or was not understood.
+# none fits or that a confident answer was not what they asked, was handed to a person, or was
+# not understood.
 LEARN_FROM = (QuestionOutcome.ambiguous, QuestionOutcome.chose, QuestionOutcome.none_of_these,
-              QuestionOutcome.handed_off, QuestionOutcome.no_match)
+              QuestionOutcome.not_this, QuestionOutcome.handed_off, QuestionOutcome.no_match)
 
 
 class MappingError(ValueError):

@@ -31,10 +31,14 @@ MAX_STORED_CHARS = 4096
 
 # Outcomes a later tap may turn a logged question into, and from which earlier outcomes.
 _TRANSITIONS: dict[QuestionOutcome, set[QuestionOutcome]] = {
-    QuestionOutcome.chose: {QuestionOutcome.ambiguous, QuestionOutcome.chose, QuestionOutcome.none_of_these},
-    QuestionOutcome.none_of_these: {QuestionOutcome.ambiguous},
+    QuestionOutcome.chose: {QuestionOutcome.ambiguous, QuestionOutcome.chose, QuestionOutcome.none_of_these,
+                            QuestionOutcome.not_this},
+    QuestionOutcome.none_of_these: {QuestionOutcome.ambiguous, QuestionOutcome.not_this},
+    # Only a confident answer can be "not what I asked"; the runner-ups are then offered instead.
+    QuestionOutcome.not_this: {QuestionOutcome.answered},
     QuestionOutcome.handed_off: {QuestionOutcome.no_match, QuestionOutcome.ambiguous, QuestionOutcome.answered,
-                                 QuestionOutcome.chose, QuestionOutcome.outage, QuestionOutcome.none_of_these},
+                                 QuestionOutcome.chose, QuestionOutcome.outage, QuestionOutcome.none_of_these,
+                                 QuestionOutcome.not_this},
 }
 
 
@@ -97,8 +101,14 @@ async def recent_questions(session: AsyncSession, resident_id: int, limit: int =
 
 
 def offered_topics(row: QuestionLog) -> list[str]:
-    """Slugs offered as buttons for an ambiguous question."""
+    """Slugs offered as buttons for an ambiguous question (for an answered one: the answer and its
+    runner-ups, offered if the resident says the answer is not what they asked)."""
     return [a["topic"] for a in row.alternatives or [] if isinstance(a, dict) and "topic" in a]
+
+
+def other_topics(row: QuestionLog, limit: int = 3) -> list[str]:
+    """The runner-ups of an answered question: what to offer when the answer was not it."""
+    return [slug for slug in offered_topics(row) if slug != row.topic][:limit]
 
 
 def exchange_summary(row: QuestionLog) -> dict[str, Any]:

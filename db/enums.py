@@ -147,6 +147,7 @@ class QuestionOutcome(StrEnum):
     no_match = "no_match"
     handed_off = "handed_off"
     none_of_these = "none_of_these"  # offered a choice, the resident said none fits (issue 14)
+    not_this = "not_this"  # answered outright, the resident said it is not what they asked
     outage = "outage"  # answered with an active outage notice
 
 

@@ -116,6 +116,12 @@ class AskNoneCallback(CallbackData, prefix="an"):
     q: CallbackInt
 
 
+class AskNotThisCallback(CallbackData, prefix="ax"):
+    """"Not what I asked" under a confident answer: offer its runner-ups. q: question_log id."""
+
+    q: CallbackInt
+
+
 # --- keyboards --------------------------------------------------------------------------------------
 
 def utility_label(utility: Utility) -> str:
@@ -159,8 +165,11 @@ def action_label(action: Action) -> str:
     }[action]
 
 
-def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: Lang, *, question_id: int = 0) -> InlineKeyboardMarkup:
-    """Buttons under an answer: checklist, the topic's actions, related guides, back to the list."""
+def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: Lang, *, question_id: int = 0,
+                   not_this: bool = False) -> InlineKeyboardMarkup:
+    """Buttons under an answer: checklist, the topic's actions, related guides, back to the list;
+    ``not_this``: the answer was the matcher's guess at a typed question, so the resident can say
+    it is not what they asked."""
     idx = topic_index(catalogue, topic.slug)
     kb = InlineKeyboardBuilder()
     if topic.notice is not None:
@@ -179,6 +188,8 @@ def topic_keyboard(catalogue: Catalogue, topic: Topic, lang: Lang, *, question_i
         if related is not None:
             kb.button(text=short("📖 " + related.title.get(lang)),
                       callback_data=GuideCallback(act=GuideAct.topic, t=topic_index(catalogue, slug)))
+    if not_this and question_id:
+        kb.button(text=_("🤔 Not what I asked"), callback_data=AskNotThisCallback(q=question_id))
     kb.button(text=_("⬅️ More guides"), callback_data=GuideCallback(act=GuideAct.utility, u=topic.utility))
     kb.adjust(1)
     return kb.as_markup()

@@ -29,6 +29,7 @@ from bot.forms.buttons import message_of, stale
 from bot.keyboards.guides import (
     AskChoiceCallback,
     AskNoneCallback,
+    AskNotThisCallback,
     choices_keyboard,
     escalation_keyboard,
     topic_at,
@@ -86,7 +87,7 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
                                            outcome=QuestionOutcome.answered, now=now, topic=result.topic,
                                            score=result.score, alternatives=result.alternatives)
         await residents.clear_misses(session, resident)
-        await send_topic(message, ctx, ctx.catalogue[result.topic], lang, question_id=row.id)
+        await send_topic(message, ctx, ctx.catalogue[result.topic], lang, question_id=row.id, not_this=True)
         return
 
     if result.outcome == "choice" and result.alternatives:
@@ -133,6 +134,26 @@ async def on_choice(query: CallbackQuery, callback_data: AskChoiceCallback, sess
     await send_topic(message_of(query), ctx, topic, content_lang(i18n), question_id=row.id)
 
 
+@router.callback_query(AskNotThisCallback.filter())
+async def on_not_this(query: CallbackQuery, callback_data: AskNotThisCallback, session: AsyncSession,
+                      resident: Resident, ctx: AppContext, i18n: I18n) -> None:
+    """A confident answer was not what the resident asked: offer the matcher's runner-ups, or (none
+    left) ask to describe it again / talk to a person. Staff see it on the knowledge page."""
+    row = await questions.set_outcome(session, question_id=callback_data.q, resident_id=resident.id,
+                                      outcome=QuestionOutcome.not_this)
+    if row is None:  # someone else's, unknown, or already said (a second tap)
+        await stale(query)
+        return
+    await query.answer()
+    others = [slug for slug in questions.other_topics(row) if slug in ctx.catalogue]
+    if others:
+        await message_of(query).answer(_("Sorry about that. Is it one of these? Please tap the right one:"),
+                                       reply_markup=choices_keyboard(ctx.catalogue, others, content_lang(i18n),
+                                                                     row.id))
+    else:
+        await _ask_again(query, row.id)
+
+
 @router.callback_query(AskNoneCallback.filter())
 async def on_none_of_these(query: CallbackQuery, callback_data: AskNoneCallback, session: AsyncSession,
                            resident: Resident) -> None:
@@ -144,8 +165,12 @@ async def on_none_of_these(query: CallbackQuery, callback_data: AskNoneCallback,
     await questions.set_outcome(session, question_id=row.id, resident_id=resident.id,
                                 outcome=QuestionOutcome.none_of_these)
     await query.answer()
+    await _ask_again(query, row.id)
+
+
+async def _ask_again(query: CallbackQuery, question_id: int) -> None:
     await message_of(query).answer(
         _("Sorry about that. Please describe it again in other words — for example what you want to do "
           "and for which service (gas, water or power) — or talk to a person."),
-        reply_markup=escalation_keyboard(question_id=row.id),
+        reply_markup=escalation_keyboard(question_id=question_id),
     )

@@ -17,7 +17,7 @@ from db.enums import QuestionOutcome, TicketStatus
 # Outcomes where the bot answered on its own (no person needed).
 BOT_ANSWERED = (QuestionOutcome.answered, QuestionOutcome.chose, QuestionOutcome.outage)
 UNANSWERED = (QuestionOutcome.no_match, QuestionOutcome.ambiguous, QuestionOutcome.handed_off,
-              QuestionOutcome.none_of_these)
+              QuestionOutcome.none_of_these, QuestionOutcome.not_this)
 # Tickets that never needed finishing: withdrawn or merged into another.
 NOT_DUE = (TicketStatus.cancelled, TicketStatus.duplicate)
 LOW_SCORE = 6  # R4 follow-up threshold (core.surveys uses the same)

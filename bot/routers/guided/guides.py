@@ -14,11 +14,23 @@ from aiogram.types import BufferedInputFile
 from aiogram.utils.i18n import gettext as _
 
 from bot.guided.engine import PAGES, G, Page, page
-from bot.guided.ids import BALANCE, COMPLAINT, FAULT, GUIDE_TOPIC, GUIDES, OUTAGES, PERSON, VISIT
-from bot.guided.ui import MAX_TEXT, Option, Screen, split_text
+from bot.guided.ids import (
+    BALANCE,
+    COMPLAINT,
+    FAULT,
+    GUIDE_TOPIC,
+    GUIDES,
+    OUTAGES,
+    PERSON,
+    QUESTION_CHOICE,
+    QUESTION_NONE,
+    VISIT,
+)
+from bot.guided.ui import MAX_TEXT, PAGE, Option, Screen, split_text
 from bot.routers.guided.fault import start_from_topic
-from core import notices
+from core import notices, questions
 from core.tickets import esc
+from db.enums import QuestionOutcome
 from knowledge.models import Action, Kind, Lang, Topic, Utility
 
 log = logging.getLogger(__name__)
@@ -29,6 +41,7 @@ MAX_WORDS = 6  # an English button: an emoji and at most six words
 
 # The parts of a topic that are read one numbered message at a time.
 DOCUMENTS, STEPS, SAFETY, DETAILS = "documents", "steps", "safety", "details"
+NOT_THIS = "not_this"
 
 # Topic action -> the guided page that does it.
 ACTION_PAGES = {
@@ -213,6 +226,11 @@ class TopicPage(Page):
             options.append(Option(DETAILS, _("📖 Good to know")))
         if topic.kind is not Kind.emergency:
             options += action_options
+        if g.top.get("q"):  # the matcher's answer to a typed question: the resident may say it is not it,
+            # on the first screen of buttons (the last place before "More"), except in an emergency,
+            # whose actions and safety steps keep that screen
+            at = len(options) if topic.kind is Kind.emergency else min(len(options), PAGE - 2)
+            options.insert(at, Option(NOT_THIS, _("🤔 Not what I asked")))
         return options
 
     async def render(self, g: G) -> Screen:
@@ -220,6 +238,8 @@ class TopicPage(Page):
         if topic is None:
             return Screen(_("Sorry, this guide is no longer available. Please tap Back."))
         g.top["slug"] = topic.slug
+        if "q" not in g.top:
+            g.top["q"] = g.data.pop("answered_q", 0)
         if not g.top.get("said"):
             g.top["said"] = True
             title = f"<b>{esc(topic.title.get(g.lang))}</b>"
@@ -238,10 +258,27 @@ class TopicPage(Page):
                 await start_from_topic(g, topic.slug)  # the report this guide is about
                 return
             g.go(target)
+        elif key == NOT_THIS and g.top.get("q"):
+            await not_this(g, int(g.top["q"]))
         elif key == "notice":
             await send_notice(g, topic)
         elif key in (DOCUMENTS, STEPS, SAFETY, DETAILS) and cards(topic, key, g.lang):
             g.stack.append({"id": SEQUENCE, "slug": topic.slug, "part": key, "i": 0})
+
+
+async def not_this(g: G, question_id: int) -> None:
+    """The answer to a typed question was not it: its runner-ups on big buttons, or type it again."""
+    g.top["q"] = 0
+    row = await questions.set_outcome(g.session, question_id=question_id, resident_id=g.resident.id,
+                                      outcome=QuestionOutcome.not_this)
+    if row is None:
+        return
+    others = [slug for slug in questions.other_topics(row) if slug in g.ctx.catalogue]
+    if others:
+        g.data["question"] = {"id": row.id, "topics": others}
+        g.go(QUESTION_CHOICE)
+    else:
+        g.go(QUESTION_NONE)
 
 
 def leave_sequence(g: G) -> None:

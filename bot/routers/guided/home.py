@@ -187,10 +187,12 @@ async def not_understood(g: G, text: str) -> None:
     if emergency is not None and safety.TOPICS[emergency] in g.ctx.catalogue:
         topic = safety.TOPICS[emergency]  # R20: what to do now, whatever the matcher made of the words
     if topic:
-        await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
-                                     outcome=QuestionOutcome.answered, now=now, topic=topic, score=result.score)
+        row = await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
+                                           outcome=QuestionOutcome.answered, now=now, topic=topic,
+                                           score=result.score, alternatives=result.alternatives)
         g.data.pop("misses", None)
         g.data["topic"] = topic
+        g.data["answered_q"] = row.id  # the topic page offers "not what I asked" for this question
         g.go(GUIDE_TOPIC)
         return
     if result.outcome == "choice" and result.alternatives:

@@ -133,3 +133,28 @@ async def test_typed_question_gets_the_same_choice_on_big_buttons(granny, demo_t
     async with demo_town_guided.sessionmaker() as s:
         log = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
     assert log.outcome is QuestionOutcome.none_of_these
+
+
+async def test_not_what_i_asked_on_big_buttons_offers_the_runner_ups(granny, demo_town_guided) -> None:
+    """Issue 14: the matcher's answer to a typed question has a "not what I asked" button in simple
+    mode too; it offers the other topics the matcher ranked, then records the pick."""
+    await granny.start()
+    screen = await granny._feed(updates.text("燃气怎么过户", user_id=GRANNY))
+    assert any("不是我要问的" in b for b in screen.flat)
+    screen = await granny.tap("不是我要问的")
+    async with demo_town_guided.sessionmaker() as s:
+        log = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
+    assert (log.outcome, log.topic) == (QuestionOutcome.not_this, "gas.transfer")
+    assert not any("燃气过户" in b for b in screen.flat) and any("都不是" in b for b in screen.flat)
+    runner_up = next(a["topic"] for a in log.alternatives if a["topic"] != "gas.transfer")
+    title = demo_town_guided.catalogue[runner_up].title.zh
+    await granny.tap(title[:4])
+    async with demo_town_guided.sessionmaker() as s:
+        log = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
+    assert (log.outcome, log.topic) == (QuestionOutcome.chose, runner_up)
+    # A guide opened from the list is the resident's own choice: no such button.
+    await granny.home()
+    await granny.tap("📚")
+    await granny.tap("🔥")
+    screen = await granny.tap("欠费停气")
+    assert any("欠费停气" in t for t in screen.texts) and not any("不是我要问的" in b for b in screen.flat)

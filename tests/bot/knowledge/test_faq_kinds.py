@@ -97,3 +97,49 @@ async def test_another_services_card_is_not_answered_with_the_gas_card_checklist
     reply = bot.sent()[-1]
     assert any(d.startswith("an:") for _t, d in buttons(reply.reply_markup))
     assert ctx.catalogue["gas.ic-card-replace"].title.zh not in reply.text.split("\n")[0]
+
+
+async def test_not_what_i_asked_offers_the_runner_ups_and_records_the_pick(dp, bot, session, ctx) -> None:
+    """A confident answer can still be wrong: "not what I asked" under it offers the matcher's
+    runner-ups (never the answer again), and the question log keeps what the resident did."""
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text("燃气怎么过户"))
+    log = await _log(session)
+    assert log.outcome is QuestionOutcome.answered and log.topic == "gas.transfer"
+    runner_ups = [a["topic"] for a in log.alternatives if a["topic"] != "gas.transfer"]
+    assert runner_ups
+    not_this = next(d for _t, d in buttons(bot.sent()[-1].reply_markup) if d.startswith("ax:"))
+
+    # Someone else's tap changes nothing.
+    await make_resident(session, user_id=20002, first_name="Other")
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(not_this, user_id=20002))
+    assert bot.sent("AnswerCallbackQuery")[-1].show_alert
+    assert (await _log(session)).outcome is QuestionOutcome.answered
+
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(not_this))
+    offer = bot.sent("SendMessage")[-1]
+    assert "是下面哪一个" in offer.text
+    offered = [t for t, d in buttons(offer.reply_markup) if d.startswith("aq:")]
+    assert ctx.catalogue["gas.transfer"].title.zh not in offered
+    assert offered == [ctx.catalogue[s].title.zh for s in runner_ups][:len(offered)] and offered
+    assert any(d.startswith("an:") for _t, d in buttons(offer.reply_markup))
+    assert (await _log(session)).outcome is QuestionOutcome.not_this
+
+    # Picking a runner-up records it.
+    pick = next(d for _t, d in buttons(offer.reply_markup) if d.startswith("aq:"))
+    await dp.feed_update(bot, updates.callback(pick))
+    log = await _log(session)
+    assert (log.outcome, log.topic) == (QuestionOutcome.chose, runner_ups[0])
+
+
+async def test_not_what_i_asked_only_follows_a_confident_answer(dp, bot, session) -> None:
+    await make_resident(session)
+    await dp.feed_update(bot, updates.text("过户"))  # a choice, not an answer
+    log = await _log(session)
+    assert log.outcome is QuestionOutcome.ambiguous
+    bot.clear()
+    await dp.feed_update(bot, updates.callback(f"ax:{log.id}"))  # forged
+    assert bot.sent("AnswerCallbackQuery")[-1].show_alert
+    assert (await _log(session)).outcome is QuestionOutcome.ambiguous

@@ -90,3 +90,19 @@ async def test_mapped_question_is_answered_by_the_bot_in_the_next_message(ctx, b
         last = (await s.execute(select(QuestionLog).order_by(QuestionLog.id.desc()))).scalars().first()
     assert (last.outcome, last.topic) == (QuestionOutcome.answered, TOPIC)
     assert not any(d.startswith("aq:") for _t, d in buttons(bot.sent()[-1].reply_markup))
+
+
+async def test_an_answer_the_resident_said_was_wrong_is_listed_for_staff(ctx, bot, bot_process, staff_users) -> None:
+    """"Not what I asked" under a confident answer puts the question on the learning list."""
+    other, dp = bot_process
+    async with other.sessionmaker() as s:
+        await make_resident(s)
+    await dp.feed_update(bot, updates.text("燃气怎么过户"))
+    not_this = next(d for _t, d in buttons(bot.sent()[-1].reply_markup) if d.startswith("ax:"))
+    app = create_app(ctx)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        assert (await login(c, "agent")).status_code == 303
+        assert "燃气怎么过户" not in (await c.get("/console/knowledge")).text.split('id="learn"')[1]
+        await dp.feed_update(bot, updates.callback(not_this))
+        row = (await c.get("/console/knowledge")).text.split('id="learn"')[1].split("</section>")[0]
+        assert "燃气怎么过户" in row and "not_this" in row
