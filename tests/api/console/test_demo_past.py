@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from core import reports, staff, targets
+from core.clock import FrozenClock
 from core.context import AppContext
 from core.demo import load_demo
 from core.demo_past import DEMO_NOTE, load_past
@@ -151,3 +153,19 @@ def test_make_run_first_look_after_the_cli_on_a_fresh_sqlite_database(tmp_path, 
         assert all(t.value is not None and t.met is not None for t in measured), measured
 
     asyncio.run(look())
+
+
+async def test_the_emergency_target_is_measured_whichever_day_the_demo_is_loaded(tmp_path) -> None:
+    """R7's emergency arrival needs an emergency in the last 30 days; leaks used to come only from random draws,
+    so on some load days (2026-12-06 evening) the demo's reports page showed "no data" for it."""
+    for day in range(7):
+        now = datetime(2026, 12, 6, 20, 0, tzinfo=UTC) + timedelta(days=day)
+        ctx = await make_ctx(make_settings(f"sqlite+aiosqlite:///{tmp_path}/day{day}.db"), FrozenClock(now))
+        try:
+            await _load(ctx)
+            period = reports.Period.parse(None, None, now)
+            async with ctx.sessionmaker() as s:
+                measured = {t.key: t for t in await targets.measure(s, period=period, now=now)}
+        finally:
+            await ctx.close()
+        assert measured["emergency_arrival"].whole > 0, now
