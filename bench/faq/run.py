@@ -51,6 +51,7 @@ DEVSET = HERE / "dev.tsv"
 TESTSET = HERE / "heldout.tsv"
 # Round 4: 158 fresh rows written for issue 14 round 4, never tuned on nor looked at for errors.
 HELDOUT2 = HERE / "heldout2.tsv"
+HELDOUT3 = HERE / "heldout3.tsv"  # round 6 (2026-12e): never tuned on, errors never looked at
 # Never used for tuning or for looking at errors while changing the matcher.
 BLINDSET = HERE / "blind.tsv"
 SYNTHETIC_SIZE = 2000
@@ -349,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = [("dev", read_cases(DEVSET))] if args.set is None else [(args.set.stem, read_cases(args.set))]
     if not args.dev_only and args.set is None:
         sets += [(name, read_cases(path))
-                 for name, path in (("test", TESTSET), ("heldout2", HELDOUT2), ("blind", BLINDSET)) if path.exists()]
+                 for name, path in (("test", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3),
+                                    ("blind", BLINDSET)) if path.exists()]
     catalogues = [("real", real)]
     if not args.no_synthetic:
         catalogues.append((f"{SYNTHETIC_SIZE}", synthetic_catalogue(real)))
