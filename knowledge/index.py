@@ -269,12 +269,25 @@ class TopicIndex:
     def query_cues(self, q: dict[str, float], units: list[Unit]) -> set[str]:
         """The utilities a question (features ``q``, ``units`` from `_query`) names: a cue word
         of one utility (燃气, 水费, water), or a one-character name standing alone."""
-        cues = {self._cue[f] for f in q if f in self._cue}
+        cues = {u for f in q if (u := self._cue.get(f)) is not None and not self._in_other_utility_phrase(f, u, q)}
         for unit in units:
             cue = self._char_cue.get(unit[0][0]) if self._char_cue else None
-            if cue is not None and not any(self._other_utility_word(f, cue) for f, _ in unit[1:]):
+            # Only the written words count against it, not their pinyin: 有气 (gas, 莫得气) sounds
+            # like the 有气 of 有气味 (a water-quality smell), but 气 still names gas.
+            if cue is not None and not any(f[0] == "b" and self._other_utility_word(f, cue) for f, _ in unit[1:]):
                 cues.add(cue)
         return cues
+
+    def _in_other_utility_phrase(self, f: str, utility: str, q: dict[str, float]) -> bool:
+        """English cue word ``f`` sits in a two-word term of the question that several topics of
+        other utilities use, and none of its own: the "water" of "water heater" (a gas appliance)
+        names no utility, as the 水 of 热水器 does not. (Several topics: a chance adjacency in one
+        sample question — "…water heater keeps…" gives "water keep" — is not a term.)"""
+        if f[0] != "w":
+            return False
+        word = f[2:]
+        return any(g[0] == "v" and word in g[2:].split(" ") and len(self._topic_post.get(g, ())) > 1
+                   and self._other_utility_word(g, utility) for g in q)
 
     def _other_utility_word(self, f: str, utility: str) -> bool:
         """Feature ``f`` is used by topics of some utility, never by ``utility``'s."""

@@ -33,6 +33,14 @@ def test_one_character_utility_names_are_learnt_from_the_cue_words(matcher: Matc
     ("出远门 水能先停掉吗", {"water"}),  # 水 alone names water (its bigram 水能 is no utility's word)
     ("电老是跳", {"power"}),
     ("热水器坏了", set()),  # 热水 is a gas appliance's word: no water cue
+    # Round 6: only written words block a cue, not their sound: 莫得气 (没有气) sounds like the 有气 of
+    # 有气味 (a water smell), and 气 named no utility.
+    ("管道头还莫得气", {"gas"}),
+    # Round 6: the English twin — "water heater" is a term of several gas topics, so its "water"
+    # names no utility (it cued water, and the question below was answered as a water leak).
+    ("the water heater keeps shutting off", set()),
+    ("the water meter keeps running", {"water"}),
+    ("water keeps dripping", {"water"}),  # "water keep" is one gas sample question's adjacency, no term
 ])
 def test_a_lone_utility_character_cues_its_utility(matcher: Matcher, text: str, cues: set[str]) -> None:
     q, units = matcher._query(text)
@@ -139,3 +147,8 @@ def test_the_candidate_union_stops_at_its_own_budget(real_catalogue: Catalogue,
     assert len(cand) <= max(3, rarest)
     monkeypatch.setattr(scoring_module, "CANDIDATE_UNION", 1000)  # only CANDIDATE_BUDGET bounds it
     assert len(pruned._candidates(q, units)) > len(cand)  # type: ignore[arg-type]
+
+
+def test_an_english_water_heater_is_a_gas_appliance(matcher: Matcher) -> None:
+    r = matcher.match("our water heater keeps cutting out, can someone come and repair it")
+    assert r.topic == "gas.appliance-repair" and r.outcome == "answer"
