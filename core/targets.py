@@ -3,7 +3,8 @@ each figure so a supervisor can check it:
 
 * reading rate 100 % — accounts that should have been read (connected, and connected before the month; vacant,
   dismantled, suspended and sealed accounts are not read: seed 000 "应抄表客户") that have a reading in the
-  month, for each month whose 6th–26th reading window (R17) closed inside the period;
+  month, for each month whose 6th–26th reading window (R17) closed inside the period (if none did, the last
+  one that closed before the period ended);
 * reading accuracy ≥ 98 % — readings of those months not found wrong by an R12 re-read;
 * repair timeliness 100 % — repair orders resolved in the period by their deadline;
 * first-time fix ≥ 96 % — of repairs with a recorded outcome, those fixed on the first visit (R7);
@@ -17,7 +18,7 @@ never a made-up 100 %.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +60,9 @@ class Target:
 
 
 def _month_starts(period: Period, now: datetime) -> list[date]:
-    """Months whose reading window closed (its 26th is over) inside the period."""
+    """Months whose reading window closed (its 26th is over) inside the period; if none did (the last
+    30 days seen on a 26th, or a period shorter than a month), the last one that closed before the period
+    ended, so the reading targets always speak of the latest finished round."""
     today = local(now).date()
     out = []
     d = period.start.replace(day=1)
@@ -68,6 +71,11 @@ def _month_starts(period: Period, now: datetime) -> list[date]:
         if period.start <= close <= period.end and close < today:
             out.append(d)
         d = _month_bounds(d)[1]
+    if not out:
+        d = period.end.replace(day=1)
+        while not (d.replace(day=READING_WINDOW[1]) <= period.end and d.replace(day=READING_WINDOW[1]) < today):
+            d = (d - timedelta(days=1)).replace(day=1)
+        out.append(d)
     return out
 
 
@@ -128,7 +136,8 @@ async def measure(session: AsyncSession, *, period: Period, now: datetime) -> li
     good, answered = await _satisfied(session, period, now)
     return [
         Target("reading_rate", "Reading rate · 抄表率", "R18", 100, False, read, due,
-               "accounts read / accounts due for reading (months whose 6th–26th window closed in the period)"),
+               "accounts read / accounts due for reading (months whose 6th–26th window closed in the period, "
+               "else the last one before its end)"),
         Target("reading_accuracy", "Reading accuracy · 抄表准确率", "R18", 98, True, correct, readings,
                "readings not corrected by an R12 re-read / readings"),
         Target("repair_timeliness", "Repair timeliness · 维修及时率", "R18", 100, False, rep.completed_in_time,

@@ -98,6 +98,21 @@ async def test_r18_targets_measured_from_the_records(ctx) -> None:
     assert all(t.value is None and t.met is None for t in empty)
 
 
+async def test_the_reading_targets_speak_of_the_last_finished_round_on_a_26th(ctx) -> None:
+    """The last 30 days seen on 26 November hold no closed reading window (26 October is 31 days back, 26
+    November not over): the reading targets use October's round instead of showing "no data"."""
+    await _seed(ctx)
+    on_26th = datetime(2026, 11, 26, 10, 0, tzinfo=LOCAL_TZ)
+    async with ctx.sessionmaker() as s:
+        got = {t.key: t for t in await targets.measure(s, period=Period.last_days(on_26th), now=on_26th)}
+        # A short period in the middle of a month: the round that closed before it ended.
+        mid = {t.key: t for t in await targets.measure(s, period=Period(date(2026, 11, 3), date(2026, 11, 12)),
+                                                       now=on_26th)}
+    assert (got["reading_rate"].part, got["reading_rate"].whole) == (2, 3)
+    assert (got["reading_accuracy"].part, got["reading_accuracy"].whole) == (1, 2)
+    assert (mid["reading_rate"].part, mid["reading_rate"].whole) == (2, 3)
+
+
 async def test_r18_reports_page_shows_each_target_red_when_missed(ctx, make_client, staff_users) -> None:
     await _seed(ctx)
     c = await make_client(StaffRole.supervisor.value)
