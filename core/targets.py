@@ -73,8 +73,8 @@ def _month_starts(period: Period, now: datetime) -> list[date]:
         d = _month_bounds(d)[1]
     if not out:
         d = period.end.replace(day=1)
-        while not (d.replace(day=READING_WINDOW[1]) <= period.end and d.replace(day=READING_WINDOW[1]) < today):
-            d = (d - timedelta(days=1)).replace(day=1)
+        while (close := d.replace(day=READING_WINDOW[1])) > period.end or close >= today:
+            d = (d - timedelta(days=1)).replace(day=1)  # the month before
         out.append(d)
     return out
 
