@@ -3,14 +3,14 @@
 A confident answer carries "not what I asked", which offers the runner-ups logged with it
 (`core.questions.other_topics`). For every question set: in-domain questions reached (answer or
 choice), wrong confident answers, and how many of those have the right topic among the runner-ups.
-Aggregate only: no question is printed (held-out sets' errors are never looked at).
+Aggregate only: no question is printed (held-out sets' errors are never looked at); `test` is held-out.
 
     .venv/bin/python -m bench.faq.recover
 """
 
 from __future__ import annotations
 
-from bench.faq.run import BLINDSET, DEVSET, HELDOUT2, HELDOUT3, TESTSET, load_real, read_cases
+from bench.faq.run import DEVSET, HELDOUT_SETS, load_real, read_cases
 from knowledge.matcher import Matcher
 
 
@@ -19,8 +19,7 @@ def main() -> int:
     print("| set | in-domain | reached | wrong confident answers | right topic among the runner-ups "
           "| reached within one more tap |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name, path in (("dev", DEVSET), ("held-out", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3),
-                       ("blind", BLINDSET)):
+    for name, path in (("dev", DEVSET), *HELDOUT_SETS):
         on = reached = wrong = recovered = 0
         for case in read_cases(path):
             if case.expected is None:

@@ -54,6 +54,8 @@ HELDOUT2 = HERE / "heldout2.tsv"
 HELDOUT3 = HERE / "heldout3.tsv"  # round 6 (2026-12e): never tuned on, errors never looked at
 # Never used for tuning or for looking at errors while changing the matcher.
 BLINDSET = HERE / "blind.tsv"
+# Every set scored besides dev, in table order (`test` is held-out).
+HELDOUT_SETS = (("test", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3), ("blind", BLINDSET))
 SYNTHETIC_SIZE = 2000
 LARGE_SIZE = 20000
 ROUNDS = 5
@@ -349,9 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = load_real(args.lenient)
     sets = [("dev", read_cases(DEVSET))] if args.set is None else [(args.set.stem, read_cases(args.set))]
     if not args.dev_only and args.set is None:
-        sets += [(name, read_cases(path))
-                 for name, path in (("test", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3),
-                                    ("blind", BLINDSET)) if path.exists()]
+        sets += [(name, read_cases(path)) for name, path in HELDOUT_SETS if path.exists()]
     catalogues = [("real", real)]
     if not args.no_synthetic:
         catalogues.append((f"{SYNTHETIC_SIZE}", synthetic_catalogue(real)))
