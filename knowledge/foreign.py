@@ -7,8 +7,10 @@ question the list catches by mistake still reaches its topic, one tap away).
 
 The words are general knowledge of the services residents confuse with a utility (health, pensions, papers,
 telecoms, transport, post, property management, money and leisure), written for the product, not taken from
-any benchmark set. A word that any topic of the catalogue uses is not foreign for that catalogue (a utility
-whose catalogue covers broadband or EV chargers keeps its answers).
+any benchmark set. A word that a topic of the catalogue is *about* (its title, keywords, sample questions or
+summary) is not foreign for that catalogue: a utility whose catalogue covers broadband or EV chargers keeps
+its answers. A word an answer merely mentions does not count: "请及时就医，并告诉医生" (water quality) and
+"给手机、充电宝充好电" (outage notice) do not make doctors or power banks the utility's business.
 """
 
 from __future__ import annotations
@@ -92,9 +94,9 @@ class ForeignTerms:
 
 
 def _texts(topic: Topic) -> Iterable[str]:
+    """What a topic is about: its names, sample questions and summary, not its answer's body."""
     for lang in LANGS:
         yield topic.title.get(lang)
         yield topic.summary.get(lang)
-        yield from (t.get(lang) for t in (*topic.body, *topic.safety))
         yield from topic.keywords.get(lang)
         yield from topic.questions.get(lang)
