@@ -23,35 +23,40 @@ from knowledge.normalize import clean
 
 FOREIGN_ZH = (
     # health
-    "医院", "看病", "挂号", "医生", "门诊", "急诊", "体检", "疫苗", "药店", "买药", "牙医",
-    # pensions, insurance, taxes
-    "社保", "医保", "公积金", "养老金", "退休金", "个税", "个人所得税", "车险",
-    # papers
+    "医院", "看病", "挂号", "医生", "门诊", "急诊", "体检", "疫苗", "药店", "买药", "牙医", "看牙", "核酸",
+    # pensions, insurance, benefits, taxes
+    "社保", "医保", "公积金", "养老金", "退休金", "养老保险", "失业金", "失业保险", "个税", "个人所得税", "车险",
+    # papers (not 身份证/户口本/房产证, nor a police station or court: a utility asks for their papers)
     "驾照", "驾驶证", "护照", "签证", "通行证", "结婚证", "离婚", "出生证", "落户", "户籍迁",
-    # telecoms and devices ("电话费", "电脑": the 电 in them names no power supply)
+    # telecoms and devices ("电话费", "电脑", "电信": the 电 in them names no power supply)
     "话费", "电话费", "手机费", "流量", "宽带", "网速", "手机卡", "电话卡", "手机信号", "充电宝", "手机坏",
-    "电脑", "电视",
-    # transport, post, property
-    "火车票", "机票", "高铁", "地铁", "公交卡", "出租车", "打车", "违章", "罚单", "停车费", "加油站",
-    "快递", "外卖", "包裹", "物业费", "电梯坏", "垃圾分类",
-    # money and leisure
-    "股票", "彩票", "基金", "贷款", "房贷", "电影", "餐厅", "饭店", "酒店", "旅游", "景点", "天气", "游戏",
-    "学校", "上学", "入学", "幼儿园",
+    "电脑", "电视", "电信", "联通", "移动公司", "路由器", "机顶盒", "光纤",
+    # transport, post, property (not 邮局: some post offices take utility bills)
+    "火车票", "机票", "高铁", "地铁", "公交卡", "出租车", "打车", "违章", "罚单", "停车费", "加油站", "车管所",
+    "年检", "驾校", "快递", "外卖", "包裹", "物业费", "电梯坏", "垃圾分类",
+    # money, work and leisure (not 信用卡/工资: residents pay by card or from their salary account)
+    "股票", "彩票", "基金", "贷款", "房贷", "理财", "招聘", "找工作", "电影", "餐厅", "饭店", "酒店", "旅游",
+    "景点", "门票", "演唱会", "健身", "天气", "游戏", "学校", "上学", "入学", "幼儿园", "考试", "高考",
 )
 FOREIGN_EN = frozenset((
     "doctor", "doctors", "hospital", "clinic", "dentist", "gp", "vaccine", "vaccination", "pharmacy", "prescription",
     "pension", "tax", "taxes", "passport", "visa", "broadband", "internet", "wifi", "sim", "mobile", "phone",
-    "parcel", "courier", "pizza", "takeaway", "restaurant", "taxi", "train", "flight", "flights", "bus",
-    "parking", "weather", "school", "mortgage", "loan", "stocks", "lottery", "movie", "cinema", "hotel",
-    "football", "netflix", "joke", "tv", "television", "laptop", "computer",
-    # phrases: "phone" alone may be how a resident pays their gas bill
-    "phone bill", "mobile bill", "phone credit", "phone contract", "phone top up", "top up my phone",
+    "router", "parcel", "courier", "pizza", "takeaway", "restaurant", "recipe", "taxi", "train", "flight",
+    "flights", "bus", "metro", "subway", "uber", "airport", "parking", "weather", "school", "university",
+    "teacher", "exam", "homework", "mortgage", "loan", "stocks", "lottery", "movie", "cinema", "concert", "gym",
+    "hotel", "football", "netflix", "joke", "tv", "television", "laptop", "computer",
+    # phrases: "phone" alone may be how a resident pays their gas bill; "insurance" alone may be the gas policy's
+    "phone bill", "mobile bill", "phone credit", "phone contract", "phone top up", "top up my phone", "cable tv",
+    "car insurance", "health insurance", "driving licence", "driving license", "drivers license", "driver s license",
 ))
 # A question that names its utility is about the utility whatever else it names ("用手机交水费").
 UTILITY_ZH = re.compile(r"[气水电燃煤]")
+# Everyday words whose 电/气/水 names no supply ("医院电话多少", "彩票运气"): dropped before looking for one.
+NOT_A_SUPPLY_ZH = re.compile(r"电话|电梯|电影|电子|电池|客气|生气|空气|运气|气温|水果|薪水|水平")
 UTILITY_EN = frozenset((
     "gas", "water", "electric", "electricity", "power", "meter", "boiler", "stove", "pipe", "pipes", "outage",
-    "blackout", "utility", "utilities",
+    "blackout", "utility", "utilities", "light", "lights", "heating", "heater", "radiator", "tap", "taps", "fuse",
+    "socket", "sockets",
 ))
 _WORD = re.compile(r"[a-z]+")
 
@@ -90,7 +95,7 @@ class ForeignTerms:
                 hits += n
         if not hits:
             return False
-        return not UTILITY_ZH.search(rest) and UTILITY_EN.isdisjoint(_WORD.findall(rest))
+        return not UTILITY_ZH.search(NOT_A_SUPPLY_ZH.sub(" ", rest)) and UTILITY_EN.isdisjoint(_WORD.findall(rest))
 
 
 def _texts(topic: Topic) -> Iterable[str]:

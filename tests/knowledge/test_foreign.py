@@ -16,14 +16,16 @@ def real(real_catalogue: Catalogue) -> tuple[Matcher, ForeignTerms]:
 
 @pytest.mark.parametrize("question", ["社保卡丢了怎么补办", "社保卡遺失補辦", "医院几点上班", "手机充值话费",
                                       "我想交电话费", "what time does the movie start", "my broadband is down",
-                                      "my phone bill is too high"])
+                                      "my phone bill is too high", "医院电话多少", "移动公司电话多少", "高考成绩查询",
+                                      "路由器坏了", "renew my driver's license", "cable tv is out"])
 def test_another_service_is_named(real, question) -> None:
     assert real[1].named(question)
 
 
 @pytest.mark.parametrize("question", ["燃气卡丢了怎么补办", "用手机交水费", "营业厅几点上班", "天然气停了",
                                       "gas bill by phone", "my internet says the power is off on our street",
-                                      "停电了电视看不了"])
+                                      "停电了电视看不了", "TV went black and the lights too", "可以用信用卡交费吗",
+                                      "停气作业什么时候结束", "客服电话多少", "燃气公司电话多少"])
 def test_a_utility_or_no_other_service_is_not(real, question) -> None:
     assert not real[1].named(question)
 
