@@ -17,7 +17,8 @@ def real(real_catalogue: Catalogue) -> tuple[Matcher, ForeignTerms]:
 @pytest.mark.parametrize("question", ["社保卡丢了怎么补办", "社保卡遺失補辦", "医院几点上班", "手机充值话费",
                                       "我想交电话费", "what time does the movie start", "my broadband is down",
                                       "my phone bill is too high", "医院电话多少", "移动公司电话多少", "高考成绩查询",
-                                      "路由器坏了", "renew my driver's license", "cable tv is out"])
+                                      "路由器坏了", "renew my driver's license", "cable tv is out", "矿泉水多少钱",
+                                      "路灯坏了找谁", "who do I call about the street light"])
 def test_another_service_is_named(real, question) -> None:
     assert real[1].named(question)
 
