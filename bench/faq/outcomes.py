@@ -25,6 +25,7 @@ from bench.faq.run import (  # noqa: E402
     DEVSET,
     HELDOUT2,
     HELDOUT3,
+    HELDOUT4,
     LARGE_SIZE,
     SYNTHETIC_SIZE,
     TESTSET,
@@ -37,7 +38,8 @@ from knowledge.matcher import Matcher  # noqa: E402
 
 def dump(sizes: Sequence[int], names: Sequence[str] = ("dev", "heldout", "blind")) -> list[str]:
     real = load_real()
-    files = {"dev": DEVSET, "heldout": TESTSET, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "blind": BLINDSET}
+    files = {"dev": DEVSET, "heldout": TESTSET, "heldout2": HELDOUT2, "heldout3": HELDOUT3, "heldout4": HELDOUT4,
+             "blind": BLINDSET}
     sets = {name: read_cases(files[name]) for name in names}
     lines: list[str] = []
     for size in sizes:
@@ -58,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path)
     ap.add_argument("--sizes", default=f"32,{SYNTHETIC_SIZE},{LARGE_SIZE}")
-    ap.add_argument("--sets", default="dev,heldout,heldout2,heldout3,blind",
-                    help="comma-separated: dev, heldout, heldout2, heldout3, blind")
+    ap.add_argument("--sets", default="dev,heldout,heldout2,heldout3,heldout4,blind",
+                    help="comma-separated: dev, heldout, heldout2, heldout3, heldout4, blind")
     args = ap.parse_args(argv)
     lines = dump([int(s) for s in args.sizes.split(",")], args.sets.split(","))
     if args.out:

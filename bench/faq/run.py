@@ -52,10 +52,12 @@ TESTSET = HERE / "heldout.tsv"
 # Round 4: 158 fresh rows written for issue 14 round 4, never tuned on nor looked at for errors.
 HELDOUT2 = HERE / "heldout2.tsv"
 HELDOUT3 = HERE / "heldout3.tsv"  # round 6 (2026-12e): never tuned on, errors never looked at
+HELDOUT4 = HERE / "heldout4.tsv"  # round 7 (2026-12g): never tuned on, errors never looked at
 # Never used for tuning or for looking at errors while changing the matcher.
 BLINDSET = HERE / "blind.tsv"
 # Every set scored besides dev, in table order (`test` is held-out).
-HELDOUT_SETS = (("test", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3), ("blind", BLINDSET))
+HELDOUT_SETS = (("test", TESTSET), ("heldout2", HELDOUT2), ("heldout3", HELDOUT3), ("heldout4", HELDOUT4),
+                ("blind", BLINDSET))
 SYNTHETIC_SIZE = 2000
 LARGE_SIZE = 20000
 ROUNDS = 5
