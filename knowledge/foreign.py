@@ -33,7 +33,7 @@ FOREIGN_ZH = (
     "电脑", "电视", "电信", "联通", "移动公司", "路由器", "机顶盒", "光纤",
     # transport, post, property (not 邮局: some post offices take utility bills)
     "火车票", "机票", "高铁", "地铁", "公交卡", "出租车", "打车", "违章", "罚单", "停车费", "加油站", "车管所",
-    "年检", "驾校", "快递", "外卖", "包裹", "物业费", "电梯坏", "垃圾分类", "路灯",
+    "年检", "驾校", "快递", "外卖", "包裹", "物业费", "门禁", "电梯坏", "垃圾分类", "路灯",
     # bottled water is not the tap's
     "矿泉水", "桶装水",
     # money, work and leisure (not 信用卡/工资: residents pay by card or from their salary account)
@@ -49,8 +49,8 @@ FOREIGN_EN = frozenset((
     "hotel", "football", "netflix", "joke", "tv", "television", "laptop", "computer",
     # phrases: "phone" alone may be how a resident pays their gas bill; "insurance" alone may be the gas policy's
     "phone bill", "mobile bill", "phone credit", "phone contract", "phone top up", "top up my phone", "cable tv",
-    "street light", "streetlight", "car insurance", "health insurance", "driving licence", "driving license",
-    "drivers license", "driver s license",
+    "street light", "streetlight", "access card", "key fob", "car insurance", "health insurance", "driving licence",
+    "driving license", "drivers license", "driver s license",
 ))
 # A question that names its utility is about the utility whatever else it names ("用手机交水费").
 UTILITY_ZH = re.compile(r"[气水电燃煤]")

@@ -18,7 +18,8 @@ def real(real_catalogue: Catalogue) -> tuple[Matcher, ForeignTerms]:
                                       "我想交电话费", "what time does the movie start", "my broadband is down",
                                       "my phone bill is too high", "医院电话多少", "移动公司电话多少", "高考成绩查询",
                                       "路由器坏了", "renew my driver's license", "cable tv is out", "矿泉水多少钱",
-                                      "路灯坏了找谁", "who do I call about the street light"])
+                                      "路灯坏了找谁", "who do I call about the street light",
+                                      "门禁卡丢了找谁补", "my building access card stopped working"])
 def test_another_service_is_named(real, question) -> None:
     assert real[1].named(question)
 
