@@ -119,6 +119,9 @@ EN_SYNONYMS: dict[str, str] = {
     "prepayment": "prepay", "prepaid": "prepay", "replacement": "replace", "adjustment": "adjust",
     "complaint": "complain", "complaints": "complain", "modification": "modify", "correction": "correct",
     "registration": "register", "cancellation": "cancel", "restoration": "restore",
+    # Water escaping: how residents describe a leak the topics call burst / gushing / in the street.
+    "cracked": "burst", "bubbling": "gushing", "spraying": "gushing", "spurting": "gushing", "pouring": "gushing",
+    "pavement": "street", "sidewalk": "street",
 }
 
 

@@ -1,4 +1,4 @@
-"""Issue 14, round 7: colloquial head counts (人头) fold into the word the tiered-water topic uses (人口)."""
+"""Issue 14, round 7: residents' words fold into the words the topics use (人头 -> 人口; cracked, pavement)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ def test_a_head_count_question_is_the_tiered_household_topic(matcher: Matcher) -
     # Before the fold, "人头" matched nothing and 水费/阶梯 made it a tariff question.
     result = matcher.match("我家六个人，水费阶梯能按人头多算点吗")
     assert (result.outcome, result.topic) == ("answer", "water.tiered-household")
+
+
+def test_water_escaping_in_residents_words_is_a_leak(matcher: Matcher) -> None:
+    # Before the fold, "cracked", "spraying" and "pavement" matched nothing: a choice, or a tariff question.
+    for question in ("the pipe behind the toilet cracked and water is spraying out",
+                     "water spurting out of the pavement by our gate"):
+        result = matcher.match(question)
+        assert (result.outcome, result.topic) == ("answer", "water.leak-report"), question
