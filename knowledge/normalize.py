@@ -122,6 +122,8 @@ EN_SYNONYMS: dict[str, str] = {
     # Water escaping: how residents describe a leak the topics call burst / gushing / in the street.
     "cracked": "burst", "bubbling": "gushing", "spraying": "gushing", "spurting": "gushing", "pouring": "gushing",
     "pavement": "street", "sidewalk": "street",
+    # Things floating in the water: the quality topic calls them sediment.
+    "bits": "sediment", "particles": "sediment", "specks": "sediment", "flakes": "sediment",
 }
 
 

@@ -1,4 +1,4 @@
-"""Issue 14, round 7: residents' words fold into the words the topics use (人头 -> 人口; cracked, pavement)."""
+"""Issue 14, round 7: residents' words fold into the words the topics use (人头, cracked, pavement, bits)."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ def test_water_escaping_in_residents_words_is_a_leak(matcher: Matcher) -> None:
                      "water spurting out of the pavement by our gate"):
         result = matcher.match(question)
         assert (result.outcome, result.topic) == ("answer", "water.leak-report"), question
+
+
+def test_bits_in_the_water_are_a_quality_question(matcher: Matcher) -> None:
+    # Before the fold these matched nothing: a choice led by water suspension or the tariff.
+    for question in ("black specks floating in my glass of water", "tiny particles in the water"):
+        result = matcher.match(question)
+        assert (result.outcome, result.topic) == ("answer", "water.quality"), question
