@@ -1,4 +1,4 @@
-"""Issue 14, round 7: residents' words fold into the words the topics use (人头, cracked, pavement, bits)."""
+"""Issue 14, round 7: residents' words fold into the words the topics use (人头, 灶台, cracked, pavement, bits)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def test_bits_in_the_water_are_a_quality_question(matcher: Matcher) -> None:
     for question in ("black specks floating in my glass of water", "tiny particles in the water"):
         result = matcher.match(question)
         assert (result.outcome, result.topic) == ("answer", "water.quality"), question
+
+
+def test_the_stove_top_is_the_stove(matcher: Matcher) -> None:
+    # 灶台 / 灶头 are what residents call the 灶具 the topics name; "修灶台" was a dead end before the fold.
+    result = matcher.match("修灶台")
+    assert result.outcome == "choice" and "gas.appliance-repair" in [s for s, _ in result.alternatives]
+    assert clean("灶头坏了") == clean("灶具坏了")
