@@ -14,7 +14,8 @@ def ask(question: str, lang: str | None = None, as_json: bool = False, *,
     """Text the `ask` command prints: outcome, topic, score and alternatives.
 
     With as_json, exactly one JSON object: {"outcome": "answer" | "choice" | "off_topic",
-    "topic": slug or null, "score": ..., "confidence": ..., "alternatives": [{"topic", "score"}]}.
+    "topic": slug or null, "score": ..., "confidence": ..., "alternatives": [{"topic", "score"}],
+    "small_talk": null or the kind of small talk an off_topic message is ("thanks", "greeting"…)}.
     The same decision as the bot (Matcher.match); paraphrases learnt in the console live in the
     database and are added by core.knowledge.resolve, which this offline command does not read.
     """
@@ -35,4 +36,6 @@ def ask(question: str, lang: str | None = None, as_json: bool = False, *,
         f"score: {result.score:.1f}",
         "alternatives: " + (", ".join(f"{label(s)} {v:.1f}" for s, v in result.alternatives) or "-"),
     ]
+    if result.small_talk:
+        lines.append(f"small talk: {result.small_talk}")
     return "\n".join(lines)

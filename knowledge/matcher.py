@@ -39,6 +39,7 @@ from knowledge.foreign import ForeignTerms
 from knowledge.models import Topic
 from knowledge.normalize import MAX_INPUT_CHARS
 from knowledge.scoring import Scorer
+from knowledge.smalltalk import SmallTalk, small_talk
 
 Outcome = Literal["answer", "choice", "off_topic"]
 
@@ -56,13 +57,15 @@ TIE_MARGIN = 1.0
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """answer: ``topic`` is the answer; choice: ``alternatives`` (2-3, best first) are offered as
-    buttons; off_topic: nothing fits ("I did not understand" + the guide menu)."""
+    buttons; off_topic: nothing fits ("I did not understand" + the guide menu), or the message is small
+    talk (``small_talk`` names its kind: answered in kind, knowledge/smalltalk.py)."""
 
     outcome: Outcome
     topic: str | None
     score: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     confidence: float = 0.0  # calibrated P(the first-ranked topic is right)
+    small_talk: SmallTalk | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +74,7 @@ class MatchResult:
             "score": round(self.score, 1),
             "confidence": round(self.confidence, 3),
             "alternatives": [{"topic": s, "score": round(v, 1)} for s, v in self.alternatives],
+            "small_talk": self.small_talk,
         }
 
 
@@ -138,6 +142,9 @@ class Matcher(Scorer):
         """Decide answer / choice / off_topic (the one outcome function the bot, simple mode, the
         sandbox and `onestop ask` share). `lang` is accepted for symmetry; the text's own script
         decides how it is read, so a zh user typing English still matches."""
+        chat = small_talk(text)
+        if chat is not None:  # "谢谢", "good morning": about no topic, and not a question we failed to read
+            return MatchResult("off_topic", None, 0.0, [], small_talk=chat)
         scores, top_idx, x, cand = self._evidence(text)
         if x is None:
             return MatchResult("off_topic", None, 0.0, [])

@@ -7,7 +7,9 @@
   otherwise, unless the question is off-topic, two or three topics as buttons plus "none of
   these" (describe it again / talk to a person) — never a dead end.
 * Off-topic gets "I did not understand" with the guide menu; two in a row also offer a person,
-  a call back (R10) and, for residents not yet using it, simple mode (issue 8).
+  a call back (R10) and, for residents not yet using it, simple mode (issue 8). Small talk ("谢谢",
+  "good morning", "are you a bot?") is answered in kind instead: it is not logged as a question and
+  counts no miss.
 
 Every question is logged with its outcome (core.questions). Included just before the fallback:
 menu buttons, commands and non-text messages are left to the other routers.
@@ -37,6 +39,7 @@ from bot.keyboards.guides import (
 )
 from bot.keyboards.menu import is_menu_text
 from bot.views.guides import content_lang, send_topic
+from bot.views.smalltalk import small_talk_reply
 from core import knowledge, outages, questions, residents
 from core.context import AppContext
 from db.enums import QuestionOutcome
@@ -98,6 +101,12 @@ async def on_question(message: Message, session: AsyncSession, resident: Residen
         slugs = [slug for slug, _score in result.alternatives]
         await message.answer(_("I think you mean one of these. Please tap the right one:"),
                              reply_markup=choices_keyboard(ctx.catalogue, slugs, lang, row.id))
+        return
+
+    if result.small_talk is not None:
+        # Not a question: no log row, no miss. "Are you a bot?" is also the way to a person.
+        await message.answer(small_talk_reply(result.small_talk),
+                             reply_markup=escalation_keyboard() if result.small_talk == "bot" else utilities_keyboard())
         return
 
     row = await questions.log_question(session, resident_id=resident.id, text=text, language=locale,

@@ -29,8 +29,10 @@ def test_fixture_homophone_and_tie(fixture_matcher: Matcher) -> None:
 
 
 def test_empty_and_noise_only(fixture_matcher: Matcher) -> None:
-    for text in ("", "   ", "？？？", "😀😀", "你好", "谢谢！", "hello", "thanks"):
+    for text in ("", "   ", "？？？", "😀😀"):
         assert fixture_matcher.match(text) == MatchResult("off_topic", None, 0.0, [])
+    for text, kind in (("你好", "greeting"), ("谢谢！", "thanks"), ("hello", "greeting"), ("thanks", "thanks")):
+        assert fixture_matcher.match(text) == MatchResult("off_topic", None, 0.0, [], small_talk=kind)
 
 
 # --- on the real catalogue ----------------------------------------------------------------------
@@ -102,12 +104,15 @@ def test_rank_lists_best_first(matcher: Matcher) -> None:
 
 def test_cli_json_shape(matcher: Matcher, real_catalogue: Catalogue) -> None:
     data = json.loads(ask("燃气过护", None, True, matcher=matcher))
-    assert list(data) == ["outcome", "topic", "score", "confidence", "alternatives"]
+    assert list(data) == ["outcome", "topic", "score", "confidence", "alternatives", "small_talk"]
     assert data["outcome"] == "answer" and data["topic"] == "gas.transfer"
     assert isinstance(data["score"], float)
     assert all(set(a) == {"topic", "score"} for a in data["alternatives"])
     none = json.loads(ask("asdfgh", "en", True, matcher=matcher))
-    assert none == {"outcome": "off_topic", "topic": None, "score": 0.0, "confidence": 0.0, "alternatives": []}
+    assert none == {"outcome": "off_topic", "topic": None, "score": 0.0, "confidence": 0.0, "alternatives": [],
+                    "small_talk": None}
+    thanks = json.loads(ask("thx!", "en", True, matcher=matcher))
+    assert (thanks["outcome"], thanks["small_talk"]) == ("off_topic", "thanks")
     text = ask("过户", "en", False, catalogue=real_catalogue, matcher=matcher)
     assert text.splitlines()[0] == "outcome: choice"
     assert "gas.transfer (Transfer a gas account" in text and "alternatives:" in text

@@ -16,7 +16,7 @@ def test_ask_json_prints_one_object() -> None:
     result = CliRunner().invoke(app, ["ask", "二手房燃气怎么过户", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"outcome", "topic", "score", "confidence", "alternatives"}
+    assert set(data) == {"outcome", "topic", "score", "confidence", "alternatives", "small_talk"}
     assert (data["outcome"], data["topic"]) == ("answer", "gas.transfer") and data["score"] > 0
 
 

@@ -28,6 +28,7 @@ from bot.guided.ids import (
 from bot.guided.ui import Option, Screen
 from bot.keyboards.menu import main_menu
 from bot.views.handoff import start_handoff
+from bot.views.smalltalk import small_talk_reply
 from core import handoff, knowledge, questions, residents, safety, tickets
 from core.i18n import LOCALES
 from db.enums import QuestionOutcome
@@ -202,6 +203,11 @@ async def not_understood(g: G, text: str) -> None:
         g.data.pop("misses", None)
         g.data["question"] = {"id": row.id, "topics": [slug for slug, _score in result.alternatives]}
         g.go(QUESTION_CHOICE)
+        return
+    if result.small_talk is not None:  # "谢谢", "你好": answered in kind, not a miss (as in the chat)
+        await g.say(small_talk_reply(result.small_talk))
+        if result.small_talk == "bot":
+            g.go(PERSON)
         return
     await questions.log_question(g.session, resident_id=g.resident.id, text=text, language=g.locale,
                                  outcome=QuestionOutcome.no_match, now=now, topic=None, score=result.score)
