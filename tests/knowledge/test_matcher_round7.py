@@ -1,4 +1,4 @@
-"""Issue 14, round 7: residents' words fold into the words the topics use (人头, 灶台, cracked, pavement, bits)."""
+"""Issue 14, round 7: residents' words the topics lacked (人头, 灶台, cracked, pavement, bits, dead sockets)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,11 @@ def test_the_stove_top_is_the_stove(matcher: Matcher) -> None:
     result = matcher.match("修灶台")
     assert result.outcome == "choice" and "gas.appliance-repair" in [s for s, _ in result.alternatives]
     assert clean("灶头坏了") == clean("灶具坏了")
+
+
+def test_dead_sockets_are_a_power_fault(matcher: Matcher) -> None:
+    # The power-fault topic named sockets only in Chinese (插座没电); "dead" alone pointed at a deceased owner.
+    # Before: a choice led by proxy / the gas card, without power faults.
+    for question in ("dead sockets in the bedroom", "sockets not working in half the flat"):
+        result = matcher.match(question)
+        assert (result.outcome, result.topic) == ("answer", "power.fault"), question
