@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from knowledge import Matcher
 from knowledge.normalize import clean
 
@@ -44,3 +46,19 @@ def test_dead_sockets_are_a_power_fault(matcher: Matcher) -> None:
     for question in ("dead sockets in the bedroom", "sockets not working in half the flat"):
         result = matcher.match(question)
         assert (result.outcome, result.topic) == ("answer", "power.fault"), question
+
+
+@pytest.mark.parametrize(("question", "slug"), [
+    ("the account is still in my late wife's name", "gas.transfer"),
+    ("can we add a new gas point in the utility room", "gas.modification"),
+    ("water coming up from the ground by the gate", "water.leak-report"),
+])
+def test_situations_the_english_keywords_lacked(matcher: Matcher, question: str, slug: str) -> None:
+    # Before: a choice led by the wrong topic (tiered household, -, tariff) or not confident enough.
+    result = matcher.match(question)
+    assert (result.outcome, result.topic) == ("answer", slug)
+
+
+def test_water_on_hold_leads_to_suspension(matcher: Matcher) -> None:
+    result = matcher.match("put the water on hold for the winter")  # before: water transfer first
+    assert result.alternatives[0][0] == "water.suspend"
