@@ -41,7 +41,7 @@ ZH_NOISE: tuple[str, ...] = tuple(sorted({
     "唉", "嗯", "额", "呃", "在哪里", "在哪儿", "在哪", "哪里", "哪儿", "哪些", "哪个", "哪", "是",
     # Dialect question words and pronouns (issue 14: 咋个, 啥子, 俺, 咱), and the fillers of a
     # told story (刚才, 听说, 到底...): none is part of a topic's words.
-    "咋个", "咋样", "啥子", "俺们", "俺", "咱们", "咱", "晓得", "撒", "噻", "一下子", "就是", "已经",
+    "咋个", "啷个", "哪点", "咋样", "啥子", "俺们", "俺", "咱们", "咱", "晓得", "撒", "噻", "一下子", "就是", "已经",
     "刚才", "刚刚", "总是", "老是", "到底", "具体", "大概", "好像", "觉得", "不知道", "知道", "听说",
     "然后", "而且", "其实", "反正", "那么", "这样", "那样", "这些", "那些", "有点",
 }, key=len, reverse=True))
@@ -79,7 +79,9 @@ ZH_SYNONYMS: dict[str, str] = {
     "煤气": "燃气", "天然气": "燃气", "弄丢": "丢", "丢失": "丢", "遗失": "丢", "购买": "买", "购气": "买气",
     # Dialect words and variant characters (issue 14).
     "屋头": "家", "屋里头": "家", "莫得": "没有", "整丢": "丢", "搞丢": "丢", "帐": "账", "人头": "人口",
-    "灶台": "灶具", "灶头": "灶具",
+    "灶台": "灶具", "灶头": "灶具", "坏球": "坏",
+    # The days of a weekend, as the opening-hours topic says them.
+    "礼拜天": "周末", "礼拜日": "周末", "礼拜六": "周末", "星期天": "周末", "星期日": "周末", "星期六": "周末",
 }
 _ZH_SYNONYM_RE = re.compile("|".join(map(re.escape, sorted(ZH_SYNONYMS, key=len, reverse=True))))
 EN_SYNONYMS: dict[str, str] = {

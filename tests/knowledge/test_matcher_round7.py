@@ -1,11 +1,11 @@
-"""Issue 14, round 7: residents' words the topics lacked (人头, 灶台, cracked, pavement, bits, dead sockets)."""
+"""Issue 14, round 7: residents' words the topics lacked (人头, 灶台, 星期天, 啷个, cracked, bits, dead sockets)."""
 
 from __future__ import annotations
 
 import pytest
 
 from knowledge import Matcher
-from knowledge.normalize import clean
+from knowledge.normalize import clean, normalize
 
 
 def test_a_head_count_is_a_household_count() -> None:
@@ -62,3 +62,12 @@ def test_situations_the_english_keywords_lacked(matcher: Matcher, question: str,
 def test_water_on_hold_leads_to_suspension(matcher: Matcher) -> None:
     result = matcher.match("put the water on hold for the winter")  # before: water transfer first
     assert result.alternatives[0][0] == "water.suspend"
+
+
+def test_weekend_days_and_sichuan_words(matcher: Matcher) -> None:
+    # 星期天 / 礼拜天 are the 周末 of the opening-hours topic (before: a choice); 啷个 is "how", 哪点 "where".
+    result = matcher.match("星期天能去营业厅办事不")
+    assert (result.outcome, result.topic) == ("answer", "general.service-hours")
+    assert clean("礼拜天") == clean("星期日") == "周末"
+    assert normalize("燃气卡啷个充值") == normalize("燃气卡怎么充值")
+    assert normalize("哪点买气") == normalize("哪里买气")
