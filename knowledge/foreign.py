@@ -56,6 +56,8 @@ FOREIGN_EN = frozenset((
 UTILITY_ZH = re.compile(r"[气水电燃煤]")
 # Everyday words whose 电/气/水 names no supply ("医院电话多少", "彩票运气"): dropped before looking for one.
 NOT_A_SUPPLY_ZH = re.compile(r"电话|电梯|电影|电子|电池|客气|生气|空气|运气|气温|水果|薪水|水平")
+# Words of a supply that name none of 气/水/电 ("一开电视就跳闸", "抄表员进不了门禁").
+SUPPLY_WORDS_ZH = re.compile(r"跳闸|插座|保险丝|空开|灯|抄表|阀门|管道|管子|表前|表后")
 UTILITY_EN = frozenset((
     "gas", "water", "electric", "electricity", "power", "meter", "boiler", "stove", "pipe", "pipes", "outage",
     "blackout", "utility", "utilities", "light", "lights", "heating", "heater", "radiator", "tap", "taps", "fuse",
@@ -84,7 +86,7 @@ class ForeignTerms:
         def used(term: str) -> bool:  # a word by lookup; a phrase ("phone bill") by a search of the text
             if " " not in term:
                 return term in words
-            return re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", corpus) is not None
+            return re.search(rf"(?<![a-z]){re.escape(term)}s?(?![a-z])", corpus) is not None  # "street lights"
 
         self._zh = _alternation((w for w in FOREIGN_ZH if w not in corpus), boundary=False)
         self._en = _alternation((w for w in FOREIGN_EN if not used(w)), boundary=True)
@@ -98,7 +100,9 @@ class ForeignTerms:
                 hits += n
         if not hits:
             return False
-        return not UTILITY_ZH.search(NOT_A_SUPPLY_ZH.sub(" ", rest)) and UTILITY_EN.isdisjoint(_WORD.findall(rest))
+        if SUPPLY_WORDS_ZH.search(rest) or UTILITY_ZH.search(NOT_A_SUPPLY_ZH.sub(" ", rest)):
+            return False
+        return UTILITY_EN.isdisjoint(_WORD.findall(rest))
 
 
 def _texts(topic: Topic) -> Iterable[str]:

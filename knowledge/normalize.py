@@ -78,10 +78,10 @@ _EN_KEEP = frozenset({"gas", "bus", "yes", "this", "is", "was", "has", "ies", "a
 ZH_SYNONYMS: dict[str, str] = {
     "煤气": "燃气", "天然气": "燃气", "弄丢": "丢", "丢失": "丢", "遗失": "丢", "购买": "买", "购气": "买气",
     # Dialect words and variant characters (issue 14).
-    "屋头": "家", "屋里头": "家", "莫得": "没有", "整丢": "丢", "搞丢": "丢", "帐": "账", "人头": "人口",
-    "灶台": "灶具", "灶头": "灶具", "坏球": "坏",
-    # The days of a weekend, as the opening-hours topic says them.
-    "礼拜天": "周末", "礼拜日": "周末", "礼拜六": "周末", "星期天": "周末", "星期日": "周末", "星期六": "周末",
+    "屋头": "家", "屋里头": "家", "莫得": "没有", "整丢": "丢", "搞丢": "丢", "帐": "账",
+    "坏球": "坏",
+    # A head count, as the tiered-water topic says it (not 人头 alone: 人头晕 is someone feeling dizzy).
+    "按人头": "按人口", "算人头": "算人口", "点人头": "点人口", "人头数": "人口数", "几个人头": "几个人口",
 }
 _ZH_SYNONYM_RE = re.compile("|".join(map(re.escape, sorted(ZH_SYNONYMS, key=len, reverse=True))))
 EN_SYNONYMS: dict[str, str] = {
@@ -123,10 +123,10 @@ EN_SYNONYMS: dict[str, str] = {
     "complaint": "complain", "complaints": "complain", "modification": "modify", "correction": "correct",
     "registration": "register", "cancellation": "cancel", "restoration": "restore",
     # Water escaping: how residents describe a leak the topics call burst / gushing / in the street.
-    "cracked": "burst", "bubbling": "gushing", "spraying": "gushing", "spurting": "gushing", "pouring": "gushing",
+    "cracked": "burst", "bubbling": "gushing", "spraying": "gushing", "spurting": "gushing",
     "pavement": "street", "sidewalk": "street",
-    # Things floating in the water: the quality topic calls them sediment.
-    "bits": "sediment", "particles": "sediment", "specks": "sediment", "flakes": "sediment",
+    # Things floating in the water: the quality topic calls them sediment ("bits" is too common a word).
+    "particles": "sediment", "specks": "sediment", "flakes": "sediment",
 }
 
 

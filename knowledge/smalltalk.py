@@ -40,13 +40,13 @@ PHRASES: dict[SmallTalk, tuple[str, ...]] = {
             "noted", "lol", "nice", "perfect"),
 }
 # What may surround the phrases without making the message about anything: particles, "you", "very much".
-_FILLER_ZH = "啊呀呢吧哈嘛哦啦了的哟么吗嗯哇呐你您们我"
+_FILLER_ZH = "啊呀呢吧哈嘛哦啦了的哟嗯哇呐你您们我"  # not 吗: "好了吗", "可以吗" are questions
 _FILLER_EN = frozenset(("a", "an", "the", "or", "and", "so", "very", "much", "oh", "ah", "um", "hmm", "again",
                         "guys", "mate", "there", "all", "everyone", "you", "to", "for", "your", "it", "that", "this"))
 _SPACE = re.compile(r"\s+")
 # Longest first, so "thank you" is taken before "you" is left as filler, and 谢谢你 before 谢谢.
 _PHRASE_RE = re.compile("|".join(
-    rf"(?<![a-z]){re.escape(p)}(?![a-z])" if p.isascii() else re.escape(p)
+    rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])" if p.isascii() else re.escape(p)
     for p in sorted({p for ps in PHRASES.values() for p in ps}, key=len, reverse=True)))
 _KIND = {p: kind for kind, ps in reversed(PHRASES.items()) for p in ps}  # a phrase in two lists: the first
 MAX_CHARS = 60  # longer messages always go to the matcher

@@ -18,7 +18,7 @@ def real(real_catalogue: Catalogue) -> tuple[Matcher, ForeignTerms]:
                                       "我想交电话费", "what time does the movie start", "my broadband is down",
                                       "my phone bill is too high", "医院电话多少", "移动公司电话多少", "高考成绩查询",
                                       "路由器坏了", "renew my driver's license", "cable tv is out", "矿泉水多少钱",
-                                      "路灯坏了找谁", "who do I call about the street light",
+                                      "路灯坏了找谁",
                                       "门禁卡丢了找谁补", "my building access card stopped working"])
 def test_another_service_is_named(real, question) -> None:
     assert real[1].named(question)
@@ -27,7 +27,8 @@ def test_another_service_is_named(real, question) -> None:
 @pytest.mark.parametrize("question", ["燃气卡丢了怎么补办", "用手机交水费", "营业厅几点上班", "天然气停了",
                                       "gas bill by phone", "my internet says the power is off on our street",
                                       "停电了电视看不了", "TV went black and the lights too", "可以用信用卡交费吗",
-                                      "停气作业什么时候结束", "客服电话多少", "燃气公司电话多少"])
+                                      "停气作业什么时候结束", "客服电话多少", "燃气公司电话多少",
+                                      "一开电视就跳闸", "开电脑就跳闸", "抄表员进不了门禁怎么办"])
 def test_a_utility_or_no_other_service_is_not(real, question) -> None:
     assert not real[1].named(question)
 
@@ -55,3 +56,8 @@ def test_a_word_an_answer_only_mentions_is_still_foreign(real, question) -> None
     matcher, terms = real
     assert terms.named(question)
     assert matcher.match(question).outcome != "answer"
+
+
+def test_a_phrase_a_topic_uses_in_the_plural_is_not_foreign(real) -> None:
+    # A power-fault sample question mentions "the street lights": by the module's rule, not foreign here.
+    assert not real[1].named("the street light outside is broken")

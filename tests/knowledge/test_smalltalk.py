@@ -25,6 +25,7 @@ def test_small_talk_kinds(text: str, kind: str) -> None:
 @pytest.mark.parametrize("text", [
     "你好，燃气过户要带什么", "早上燃气没了", "银行卡能交费吗", "I want to talk to a human", "Hello, my gas is off",
     "thanks, and how do I pay the water bill", "好的，那水表什么时候来换", "燃气", "", "   ", "人工客服",
+    "收到了吗", "好了吗", "可以吗", "行吗", "8888",
 ])
 def test_anything_else_is_not_small_talk(text: str) -> None:
     assert small_talk(text) is None
