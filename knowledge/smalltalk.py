@@ -16,14 +16,15 @@ SmallTalk = Literal["bot", "goodbye", "thanks", "greeting", "ack"]
 
 # Phrases in their cleaned form (lower case, simplified, separators as spaces). When a message holds several
 # kinds, the first kind in this order is the one answered ("好的谢谢" is thanks, "thanks bye" a goodbye).
+# "有人吗" asks for a person as much as it greets: it is answered as a question about the bot, with the way to one.
 PHRASES: dict[SmallTalk, tuple[str, ...]] = {
     "bot": ("你是机器人吗", "你是不是机器人", "是机器人吗", "你是真人吗", "是真人吗", "你是人吗",
-            "你是谁", "你叫什么名字", "你叫什么", "机器人", "真人", "人工智能",
+            "你是谁", "你叫什么名字", "你叫什么", "机器人", "真人", "人工智能", "有人吗", "有人在吗",
             "are you a bot", "are you a robot", "are you human", "are you a human", "are you a real person",
             "are you real", "is this a bot", "is this a real person", "am i talking to a bot",
             "am i talking to a real person", "am i talking to a human", "who are you", "what is your name",
             "what s your name", "whats your name", "are you ai", "are you an ai", "bot", "robot", "real person",
-            "human"),
+            "human", "anyone there", "is anyone there", "anybody there", "is anybody there"),
     "goodbye": ("再见", "拜拜", "88", "回头见", "下次见", "晚安",
                 "bye", "bye bye", "goodbye", "good night", "see you", "see you later", "cya"),
     "thanks": ("谢谢", "谢谢你", "谢谢您", "谢了", "多谢", "感谢", "非常感谢", "太感谢了", "辛苦了",
@@ -31,9 +32,9 @@ PHRASES: dict[SmallTalk, tuple[str, ...]] = {
                "thanks", "thank you", "thank u", "thx", "ty", "tks", "cheers", "many thanks", "thanks a lot",
                "much appreciated", "appreciate it"),
     "greeting": ("你好", "您好", "你们好", "大家好", "早上好", "上午好", "中午好", "下午好", "晚上好",
-                 "早安", "早", "哈喽", "嗨", "在吗", "在不在", "有人吗", "有人在吗", "喂",
+                 "早安", "早", "哈喽", "嗨", "在吗", "在不在", "喂",
                  "hi", "hello", "hey", "hiya", "hallo", "good morning", "good afternoon", "good evening", "morning",
-                 "anyone there", "is anyone there", "anybody there", "are you there", "hello there", "hi there"),
+                 "are you there", "hello there", "hi there"),
     "ack": ("好的", "好", "好吧", "嗯", "嗯嗯", "哦", "噢", "知道了", "明白了", "明白", "收到", "了解",
             "行", "可以", "没问题", "哈哈", "哈哈哈", "呵呵",
             "ok", "okay", "k", "kk", "got it", "i see", "alright", "sure", "fine", "great", "cool", "understood",

@@ -15,7 +15,8 @@ from knowledge.smalltalk import PHRASES, small_talk
     ("谢谢", "thanks"), ("谢谢你！", "thanks"), ("好的谢谢", "thanks"), ("非常感谢～", "thanks"), ("thx!!", "thanks"),
     ("Thank you very much", "thanks"), ("thanks bye", "goodbye"), ("再见", "goodbye"), ("88", "goodbye"),
     ("您好", "greeting"), ("在吗？", "greeting"), ("Good morning!", "greeting"), ("hi there", "greeting"),
-    ("你是机器人吗", "bot"), ("Hi there, am I talking to a real person or a bot?", "bot"), ("你叫什么名字", "bot"),
+    ("你是机器人吗", "bot"), ("有人吗？", "bot"), ("is anybody there", "bot"), ("你叫什么名字", "bot"),
+    ("Hi there, am I talking to a real person or a bot?", "bot"),
     ("好的", "ack"), ("嗯嗯 知道了", "ack"), ("OK", "ack"), ("哈哈哈", "ack"), ("謝謝您", "thanks"),
 ])
 def test_small_talk_kinds(text: str, kind: str) -> None:
