@@ -52,12 +52,11 @@ FOREIGN_EN = frozenset((
     "street light", "streetlight", "access card", "key fob", "car insurance", "health insurance", "driving licence",
     "driving license", "drivers license", "driver s license",
 ))
-# A question that names its utility is about the utility whatever else it names ("用手机交水费").
-UTILITY_ZH = re.compile(r"[气水电燃煤]")
+# A question that names its utility is about the utility whatever else it names ("用手机交水费"), and so is
+# one that names a part of a supply without 气/水/电 ("一开电视就跳闸", "抄表员进不了门禁").
+UTILITY_ZH = re.compile(r"[气水电燃煤]|跳闸|插座|保险丝|空开|灯|抄表|阀门|管道|管子|表前|表后")
 # Everyday words whose 电/气/水 names no supply ("医院电话多少", "彩票运气"): dropped before looking for one.
 NOT_A_SUPPLY_ZH = re.compile(r"电话|电梯|电影|电子|电池|客气|生气|空气|运气|气温|水果|薪水|水平")
-# Words of a supply that name none of 气/水/电 ("一开电视就跳闸", "抄表员进不了门禁").
-SUPPLY_WORDS_ZH = re.compile(r"跳闸|插座|保险丝|空开|灯|抄表|阀门|管道|管子|表前|表后")
 UTILITY_EN = frozenset((
     "gas", "water", "electric", "electricity", "power", "meter", "boiler", "stove", "pipe", "pipes", "outage",
     "blackout", "utility", "utilities", "light", "lights", "heating", "heater", "radiator", "tap", "taps", "fuse",
@@ -100,9 +99,7 @@ class ForeignTerms:
                 hits += n
         if not hits:
             return False
-        if SUPPLY_WORDS_ZH.search(rest) or UTILITY_ZH.search(NOT_A_SUPPLY_ZH.sub(" ", rest)):
-            return False
-        return UTILITY_EN.isdisjoint(_WORD.findall(rest))
+        return not UTILITY_ZH.search(NOT_A_SUPPLY_ZH.sub(" ", rest)) and UTILITY_EN.isdisjoint(_WORD.findall(rest))
 
 
 def _texts(topic: Topic) -> Iterable[str]:
