@@ -44,7 +44,6 @@ PHRASES: dict[SmallTalk, tuple[str, ...]] = {
 _FILLER_ZH = "啊呀呢吧哈嘛哦啦了的哟嗯哇呐你您们我"  # not 吗: "好了吗", "可以吗" are questions
 _FILLER_EN = frozenset(("a", "an", "the", "or", "and", "so", "very", "much", "oh", "ah", "um", "hmm", "again",
                         "guys", "mate", "there", "all", "everyone", "you", "to", "for", "your", "it", "that", "this"))
-_SPACE = re.compile(r"\s+")
 # Longest first, so "thank you" is taken before "you" is left as filler, and 谢谢你 before 谢谢.
 _PHRASE_RE = re.compile("|".join(
     rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])" if p.isascii() else re.escape(p)
@@ -62,7 +61,7 @@ def small_talk(text: str) -> SmallTalk | None:
     if not kinds:
         return None
     rest = _PHRASE_RE.sub(" ", cleaned)
-    for word in _SPACE.split(rest):
-        if word and word not in _FILLER_EN and word.strip(_FILLER_ZH):
+    for word in rest.split():
+        if word not in _FILLER_EN and word.strip(_FILLER_ZH):
             return None
     return next(kind for kind in PHRASES if kind in kinds)
